@@ -1,0 +1,126 @@
+"""Settings: one pydantic-settings model, environment (BANRIMKWAE_*) over an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./banrimkwae.db"
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg", "mysql+asyncmy")
+ENV_PREFIX = "BANRIMKWAE_"
+
+
+class SettingsError(Exception):
+    """A setting is invalid; the message names it in one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    database_echo: bool = False
+    redis_url: str | None = None
+
+    # One switch for the whole performance platform: off gives the "naive" baseline app.
+    platform_enabled: bool = True
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    # Signs guest and staff bearer tokens. Unset: a random secret kept in `secret_file`,
+    # so that every worker of one installation agrees on it.
+    token_secret: SecretStr | None = None
+    secret_file: Path = Path(".banrimkwae-secret")
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
+
+    seed: int = 20261127
+    partition_retention_months: int = Field(default=13, ge=1, le=120)
+    partition_months_ahead: int = Field(default=3, ge=1, le=36)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        driver = value.split("://", 1)[0]
+        if driver not in SUPPORTED_DRIVERS:
+            raise ValueError(f"driver {driver!r} is not one of {', '.join(SUPPORTED_DRIVERS)}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get(f"{ENV_PREFIX}CONFIG_FILE")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @property
+    def dialect(self) -> str:
+        return self.database_url.split("+", 1)[0].split("://", 1)[0]
+
+    def resolved_token_secret(self) -> str:
+        if self.token_secret is not None:
+            return self.token_secret.get_secret_value()
+        if self.secret_file.exists():
+            return self.secret_file.read_text().strip()
+        secret = secrets.token_urlsafe(48)
+        # O_EXCL: two workers starting together must not write two different secrets.
+        try:
+            fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self.secret_file.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secret)
+        return secret
+
+    def masked(self) -> dict[str, object]:
+        """The effective settings with secrets and URL passwords hidden."""
+        shown: dict[str, object] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr) or (name == "token_secret" and value is not None):
+                shown[name] = "**********"
+            elif isinstance(value, str) and "://" in value:
+                shown[name] = _mask_url(value)
+            elif isinstance(value, Path):
+                shown[name] = str(value)
+            else:
+                shown[name] = value
+        return shown
+
+
+def _mask_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    if "@" not in rest:
+        return url
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:****@{host}" if ":" in credentials else url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning validation errors into one line that names the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        location = ".".join(str(part) for part in error["loc"]) or "settings"
+        env_name = f"{ENV_PREFIX}{location.upper()}"
+        raise SettingsError(f"invalid setting {env_name}: {error['msg']}") from None

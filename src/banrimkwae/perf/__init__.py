@@ -1,0 +1,1 @@
+"""The performance platform: a leaf package that never imports banrimkwae.resort."""

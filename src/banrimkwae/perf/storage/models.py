@@ -1,0 +1,286 @@
+"""The platform tables of the specification, portable across SQLite, PostgreSQL and MariaDB.
+
+Types follow the specification: BIGINT UNSIGNED keys (plain BIGINT on PostgreSQL, INTEGER on
+SQLite so it auto-increments), ENUMs (native on PostgreSQL and MariaDB, CHECK on SQLite), JSON,
+DECIMAL and TIMESTAMP. The two monthly-partitioned tables carry a composite primary key on
+PostgreSQL and MariaDB (the partition column must be part of it); the migration creates that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Computed,
+    Date,
+    Enum,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TIMESTAMP
+
+PLATFORM_NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+UnsignedBigId = (
+    BigInteger()
+    .with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
+    .with_variant(Integer(), "sqlite")
+)
+UnsignedBigInt = BigInteger().with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
+Timestamp = TIMESTAMP(timezone=True)
+
+QUERY_TYPES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+CACHE_STRATEGIES = ("simple", "tagged", "hierarchical")
+SCALING_EVENT_TYPES = ("scale_up", "scale_down", "scale_triggered", "scale_failed")
+RECOMMENDATION_TYPES = ("cache", "index", "query", "scaling", "configuration")
+PRIORITIES = ("low", "medium", "high", "critical")
+RECOMMENDATION_STATUSES = ("pending", "implementing", "completed", "rejected")
+CACHE_LAYERS = ("application", "redis", "cdn")
+
+
+def _enum(name: str, values: tuple[str, ...]) -> Enum:
+    return Enum(*values, name=name, create_constraint=True)
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(UnsignedBigId, primary_key=True, autoincrement=True)
+
+
+def _now(*, on_update: bool = False) -> Any:
+    if on_update:
+        return mapped_column(
+            Timestamp, server_default=func.current_timestamp(), onupdate=func.current_timestamp()
+        )
+    return mapped_column(Timestamp, server_default=func.current_timestamp())
+
+
+class PlatformBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=PLATFORM_NAMING)
+
+
+class ApiPerformanceMetric(PlatformBase):
+    __tablename__ = "api_performance_metrics"
+    __table_args__ = (
+        Index("idx_endpoint_method", "endpoint_path", "http_method"),
+        Index("idx_timestamp", "timestamp"),
+        Index("idx_response_time", "response_time_ms"),
+        Index("idx_cache_hit", "cache_hit"),
+    )
+
+    id: Mapped[int] = _id()
+    endpoint_path: Mapped[str] = mapped_column(String(255))
+    http_method: Mapped[str] = mapped_column(String(10))
+    response_time_ms: Mapped[int] = mapped_column(Integer)
+    request_size_bytes: Mapped[int | None] = mapped_column(Integer)
+    response_size_bytes: Mapped[int | None] = mapped_column(Integer)
+    cache_hit: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    database_queries_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    database_time_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    memory_usage_mb: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    cpu_usage_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    timestamp: Mapped[dt.datetime | None] = _now()
+    client_id: Mapped[int | None] = mapped_column(UnsignedBigInt)
+    user_id: Mapped[int | None] = mapped_column(UnsignedBigInt)
+
+
+class ApiCacheConfig(PlatformBase):
+    __tablename__ = "api_cache_config"
+    __table_args__ = (
+        UniqueConstraint("endpoint_pattern", name="uk_endpoint_pattern"),
+        Index("idx_cache_strategy", "cache_strategy"),
+        Index("idx_active", "is_active"),
+    )
+
+    id: Mapped[int] = _id()
+    endpoint_pattern: Mapped[str] = mapped_column(String(255))
+    http_methods: Mapped[list[str]] = mapped_column(JSON)
+    cache_ttl_seconds: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
+    cache_strategy: Mapped[str] = mapped_column(
+        _enum("cache_strategy", CACHE_STRATEGIES), default="simple", server_default="simple"
+    )
+    cache_key_pattern: Mapped[str | None] = mapped_column(String(500))
+    invalidation_triggers: Mapped[Any | None] = mapped_column(JSON)
+    cache_warming_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="0"
+    )
+    compression_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    created_at: Mapped[dt.datetime | None] = _now()
+    updated_at: Mapped[dt.datetime | None] = _now(on_update=True)
+
+
+class DatabaseQueryPerformance(PlatformBase):
+    __tablename__ = "database_query_performance"
+    __table_args__ = (
+        Index("idx_query_hash", "query_hash"),
+        Index("idx_execution_time", "execution_time_ms"),
+        Index("idx_executed_at", "executed_at"),
+        Index("idx_endpoint", "endpoint_path"),
+    )
+
+    id: Mapped[int] = _id()
+    query_hash: Mapped[str] = mapped_column(String(64))
+    query_type: Mapped[str] = mapped_column(_enum("query_type", QUERY_TYPES))
+    table_names: Mapped[list[str]] = mapped_column(JSON)
+    execution_time_ms: Mapped[Decimal] = mapped_column(Numeric(10, 3))
+    rows_examined: Mapped[int | None] = mapped_column(Integer)
+    rows_sent: Mapped[int | None] = mapped_column(Integer)
+    query_text: Mapped[str | None] = mapped_column(Text)
+    execution_plan: Mapped[Any | None] = mapped_column(JSON)
+    index_usage: Mapped[Any | None] = mapped_column(JSON)
+    executed_at: Mapped[dt.datetime | None] = _now()
+    endpoint_path: Mapped[str | None] = mapped_column(String(255))
+    request_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class AutoScalingConfig(PlatformBase):
+    __tablename__ = "auto_scaling_config"
+    __table_args__ = (
+        UniqueConstraint("service_name", name="uk_service_name"),
+        Index("idx_enabled", "is_enabled"),
+    )
+
+    id: Mapped[int] = _id()
+    service_name: Mapped[str] = mapped_column(String(100))
+    min_instances: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    max_instances: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+    target_cpu_percent: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal("70.00"), server_default="70.00"
+    )
+    target_memory_percent: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal("80.00"), server_default="80.00"
+    )
+    target_response_time_ms: Mapped[int] = mapped_column(
+        Integer, default=200, server_default="200"
+    )
+    scale_up_cooldown_seconds: Mapped[int] = mapped_column(
+        Integer, default=300, server_default="300"
+    )
+    scale_down_cooldown_seconds: Mapped[int] = mapped_column(
+        Integer, default=600, server_default="600"
+    )
+    scale_up_threshold_count: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    scale_down_threshold_count: Mapped[int] = mapped_column(
+        Integer, default=3, server_default="3"
+    )
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    created_at: Mapped[dt.datetime | None] = _now()
+    updated_at: Mapped[dt.datetime | None] = _now(on_update=True)
+
+
+class ScalingEvent(PlatformBase):
+    __tablename__ = "scaling_events"
+    __table_args__ = (
+        Index("idx_service_event", "service_name", "event_type"),
+        Index("idx_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = _id()
+    service_name: Mapped[str] = mapped_column(String(100))
+    event_type: Mapped[str] = mapped_column(_enum("scaling_event_type", SCALING_EVENT_TYPES))
+    from_instances: Mapped[int] = mapped_column(Integer)
+    to_instances: Mapped[int] = mapped_column(Integer)
+    trigger_metric: Mapped[str] = mapped_column(String(50))
+    trigger_value: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    threshold_value: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    event_details: Mapped[Any | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime | None] = _now()
+
+
+class PerformanceRecommendation(PlatformBase):
+    __tablename__ = "performance_recommendations"
+    __table_args__ = (
+        Index("idx_type_priority", "recommendation_type", "priority"),
+        Index("idx_status", "status"),
+        Index("idx_recommendations_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = _id()
+    recommendation_type: Mapped[str] = mapped_column(
+        _enum("recommendation_type", RECOMMENDATION_TYPES)
+    )
+    priority: Mapped[str] = mapped_column(_enum("recommendation_priority", PRIORITIES))
+    target_resource: Mapped[str] = mapped_column(String(255))
+    current_metric_value: Mapped[Decimal | None] = mapped_column(Numeric(15, 3))
+    recommended_metric_value: Mapped[Decimal | None] = mapped_column(Numeric(15, 3))
+    description: Mapped[str] = mapped_column(Text)
+    implementation_steps: Mapped[Any | None] = mapped_column(JSON)
+    expected_improvement: Mapped[str | None] = mapped_column(Text)
+    impact_analysis: Mapped[Any | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(
+        _enum("recommendation_status", RECOMMENDATION_STATUSES),
+        default="pending",
+        server_default="pending",
+    )
+    created_at: Mapped[dt.datetime | None] = _now()
+    updated_at: Mapped[dt.datetime | None] = _now(on_update=True)
+    implemented_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class CacheStatistic(PlatformBase):
+    __tablename__ = "cache_statistics"
+    __table_args__ = (
+        UniqueConstraint(
+            "cache_key_pattern",
+            "cache_layer",
+            "date_recorded",
+            name="uk_cache_pattern_layer_date",
+        ),
+        Index("idx_hit_ratio", "hit_ratio"),
+        Index("idx_date", "date_recorded"),
+    )
+
+    id: Mapped[int] = _id()
+    cache_key_pattern: Mapped[str] = mapped_column(String(255))
+    cache_layer: Mapped[str] = mapped_column(_enum("cache_layer", CACHE_LAYERS))
+    total_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cache_hits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cache_misses: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hit_ratio: Mapped[Decimal | None] = mapped_column(
+        Numeric(5, 2),
+        Computed(
+            "CASE WHEN total_requests > 0 THEN (cache_hits * 100.0 / total_requests) ELSE 0 END",
+            persisted=True,
+        ),
+    )
+    avg_response_time_ms: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    total_bytes_served: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    evictions_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    date_recorded: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime | None] = _now()
+
+
+class AuditLog(PlatformBase):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("idx_audit_created_at", "created_at"),
+        Index("idx_audit_target", "target"),
+    )
+
+    id: Mapped[int] = _id()
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(255))
+    before: Mapped[Any | None] = mapped_column(JSON)
+    after: Mapped[Any | None] = mapped_column(JSON)
+    address: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[dt.datetime | None] = _now()

@@ -1,0 +1,1 @@
+"""The resort domain: the workload the platform makes fast."""

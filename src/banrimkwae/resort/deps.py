@@ -1,0 +1,74 @@
+"""Request-edge dependencies: the transaction, the settings and the caller's identity."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from banrimkwae.config import Settings
+from banrimkwae.perf.db import Database
+from banrimkwae.resort.auth import Identity, TokenError, decode_token
+from banrimkwae.perf.problems import ProblemError
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request owns the transaction: commit when the handler returns, roll back on error.
+
+    Services and repositories only flush; nothing below the router commits.
+    """
+    database: Database = request.app.state.database
+    async with database.sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# scope="function": commit before the response is sent, so a failed commit is an error answer.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+_bearer = HTTPBearer(auto_error=False, description="A guest or staff bearer token.")
+
+
+def _unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, detail, headers={"WWW-Authenticate": 'Bearer realm="banrimkwae"'})
+
+
+def _identity(
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("a bearer token is required")
+    try:
+        return decode_token(credentials.credentials, settings.resolved_token_secret())
+    except TokenError as exc:
+        raise _unauthorized(str(exc)) from None
+
+
+def current_guest_id(identity: Annotated[Identity, Depends(_identity)]) -> int:
+    if identity.role != "guest":
+        raise ProblemError(403, "this endpoint is for guests")
+    return identity.subject
+
+
+def require_staff(identity: Annotated[Identity, Depends(_identity)]) -> Identity:
+    if identity.role != "staff":
+        raise ProblemError(403, "staff token required")
+    return identity
+
+
+GuestId = Annotated[int, Depends(current_guest_id)]
+Staff = Annotated[Identity, Depends(require_staff)]

@@ -1,0 +1,5 @@
+"""HTTP routes of the guests domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["guests"])

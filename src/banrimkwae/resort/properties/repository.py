@@ -1,0 +1,72 @@
+"""SQL of the properties domain. Repositories flush; they never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from banrimkwae.resort.properties.models import Property, Room, RoomType
+
+
+class PropertyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def list(self, *, limit: int, offset: int, country: str | None) -> Sequence[Property]:
+        query = select(Property).order_by(Property.id).limit(limit).offset(offset)
+        if country is not None:
+            query = query.where(Property.country == country)
+        return (await self.session.scalars(query)).all()
+
+    async def get(self, property_id: int) -> Property | None:
+        return await self.session.get(Property, property_id)
+
+    async def list_room_types(
+        self, property_id: int, *, limit: int, offset: int
+    ) -> Sequence[RoomType]:
+        query = (
+            select(RoomType)
+            .where(RoomType.property_id == property_id)
+            .order_by(RoomType.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def get_room_type(self, room_type_id: int) -> RoomType | None:
+        return await self.session.get(RoomType, room_type_id)
+
+    async def list_rooms(
+        self,
+        property_id: int,
+        *,
+        limit: int,
+        offset: int,
+        room_type_id: int | None,
+        status: str | None,
+    ) -> Sequence[Room]:
+        query = (
+            select(Room)
+            .where(Room.property_id == property_id)
+            .order_by(Room.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        if room_type_id is not None:
+            query = query.where(Room.room_type_id == room_type_id)
+        if status is not None:
+            query = query.where(Room.status == status)
+        return (await self.session.scalars(query)).all()
+
+    async def get_room(self, room_id: int) -> Room | None:
+        return await self.session.get(Room, room_id)
+
+    async def add(self, entity: Property | RoomType | Room) -> None:
+        self.session.add(entity)
+        await self.session.flush()
+
+    async def delete(self, entity: Property | RoomType | Room) -> None:
+        await self.session.delete(entity)
+        await self.session.flush()

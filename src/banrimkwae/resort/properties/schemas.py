@@ -1,0 +1,91 @@
+"""Request and response bodies of the properties domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PropertyIn(BaseModel):
+    code: str = Field(min_length=2, max_length=16, pattern=r"^[A-Z0-9-]+$")
+    name: str = Field(min_length=1, max_length=120)
+    city: str = Field(min_length=1, max_length=80)
+    country: str = Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")
+    timezone: str = Field(default="Asia/Bangkok", max_length=40)
+    star_rating: int = Field(default=4, ge=1, le=5)
+    description: str = Field(default="", max_length=4000)
+
+
+class PropertyPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    city: str | None = Field(default=None, min_length=1, max_length=80)
+    timezone: str | None = Field(default=None, max_length=40)
+    star_rating: int | None = Field(default=None, ge=1, le=5)
+    description: str | None = Field(default=None, max_length=4000)
+
+
+class PropertyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    city: str
+    country: str
+    timezone: str
+    star_rating: int
+    description: str
+    created_at: dt.datetime
+
+
+class RoomTypeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=16, pattern=r"^[A-Z0-9-]+$")
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field(default="", max_length=4000)
+    max_occupancy: int = Field(ge=1, le=12)
+    base_rate: Decimal = Field(gt=0, max_digits=10, decimal_places=2)
+
+
+class RoomTypePatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    description: str | None = Field(default=None, max_length=4000)
+    max_occupancy: int | None = Field(default=None, ge=1, le=12)
+    base_rate: Decimal | None = Field(default=None, gt=0, max_digits=10, decimal_places=2)
+
+
+class RoomTypeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    property_id: int
+    code: str
+    name: str
+    description: str
+    max_occupancy: int
+    base_rate: Decimal
+
+
+class RoomIn(BaseModel):
+    room_type_id: int = Field(ge=1)
+    number: str = Field(min_length=1, max_length=10)
+    floor: int = Field(ge=0, le=200)
+    status: str = Field(default="in_service", pattern=r"^(in_service|out_of_service)$")
+
+
+class RoomPatch(BaseModel):
+    room_type_id: int | None = Field(default=None, ge=1)
+    floor: int | None = Field(default=None, ge=0, le=200)
+    status: str | None = Field(default=None, pattern=r"^(in_service|out_of_service)$")
+
+
+class RoomOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    property_id: int
+    room_type_id: int
+    number: str
+    floor: int
+    status: str
