@@ -83,9 +83,9 @@ class ScratchDatabases:
 
 
 @pytest.fixture(scope="session")
-async def scratch_databases(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
-    ScratchDatabases
-]:
+async def scratch_databases(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ScratchDatabases]:
     databases = ScratchDatabases(str(tmp_path_factory.mktemp("sqlite")), [])
     yield databases
     await databases.drop_all()

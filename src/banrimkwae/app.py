@@ -18,13 +18,16 @@ from banrimkwae.resort.router import router as resort_router
 def create_fastapi_app(settings: Settings) -> FastAPI:
     """The resort API itself, with no platform around it."""
 
+    # The engine connects lazily, so creating it here costs nothing and every way of running
+    # the app (uvicorn, test clients with or without lifespan) finds it; the lifespan disposes.
+    database = Database(settings.database_url, echo=settings.database_echo)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database(settings.database_url, echo=settings.database_echo)
         try:
             yield
         finally:
-            await app.state.database.dispose()
+            await database.dispose()
 
     app = FastAPI(
         title="Banrimkwae Resort Management API",
@@ -32,6 +35,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.database = database
     install_problem_handlers(app)
     app.include_router(resort_router)
     _declare_problem_schema(app)

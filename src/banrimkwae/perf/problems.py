@@ -100,12 +100,11 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else None
+    detail: str | None = exc.detail if isinstance(exc.detail, str) else None
     if detail == HTTPStatus(exc.status_code).phrase:
         detail = None
-    return problem_response(
-        exc.status_code, detail, instance=request.url.path, headers=exc.headers
-    )
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(exc.status_code, detail, instance=request.url.path, headers=headers)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from banrimkwae.config import Settings
 from banrimkwae.perf.db import Database
-from banrimkwae.resort.auth import Identity, TokenError, decode_token
 from banrimkwae.perf.problems import ProblemError
+from banrimkwae.resort.auth import Identity, TokenError, decode_token
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

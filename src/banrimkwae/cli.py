@@ -1,0 +1,255 @@
+"""The `banrimkwae` command line: serve, demo, migrate, seed, config, db, token."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from banrimkwae.config import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="Banrimkwae resort-management API and its performance platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+token_app = typer.Typer(help="Issue bearer tokens for guests and staff.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _fail(str(exc), 2)
+
+
+def _run(coroutine_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run async work, turning connection and database errors into one-line failures."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    try:
+        return asyncio.run(coroutine_factory())
+    except (OSError, OperationalError, DBAPIError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _fail(f"database error: {first_line}")
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the database schema (domain and platform tables)."""
+    from banrimkwae import migrate as migrations
+
+    settings = _settings()
+    _run(lambda: migrations.upgrade(settings.database_url, revision))
+    console.print(f"schema at [bold]{revision}[/] on {settings.masked()['database_url']}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]) -> None:
+    """Downgrade the schema to REVISION ('base' removes every table)."""
+    from banrimkwae import migrate as migrations
+
+    settings = _settings()
+    _run(lambda: migrations.downgrade(settings.database_url, revision))
+    console.print(f"schema at [bold]{revision}[/]")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the configured database."""
+    from banrimkwae import migrate as migrations
+
+    settings = _settings()
+    console.print(_run(lambda: migrations.current_revision(settings.database_url)) or "none")
+
+
+@db_app.command("partitions")
+def db_partitions() -> None:
+    """Create the coming monthly partitions and drop those older than the retention."""
+    from banrimkwae.perf.db import create_engine_for_url
+    from banrimkwae.perf.storage.partitions import maintain_partitions
+
+    settings = _settings()
+
+    async def work() -> Any:
+        engine = create_engine_for_url(settings.database_url)
+        try:
+            return await maintain_partitions(
+                engine,
+                now=dt.datetime.now(dt.UTC),
+                months_ahead=settings.partition_months_ahead,
+                retention_months=settings.partition_retention_months,
+            )
+        finally:
+            await engine.dispose()
+
+    report = _run(work)
+    for name in report.created:
+        console.print(f"created {name}")
+    for name in report.dropped:
+        console.print(f"dropped {name}")
+    if getattr(report, "note", None):
+        console.print(report.note)
+    if not report.created and not report.dropped:
+        console.print("partitions already up to date")
+
+
+@app.command()
+def seed(
+    scale: Annotated[str, typer.Option(help="small | medium | large")] = "medium",
+    seed_value: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (default: the `seed` setting).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Fill an empty, migrated database with deterministic, realistic resort data."""
+    from banrimkwae.seed import SeedError, seed_database
+
+    settings = _settings()
+    chosen_seed = settings.seed if seed_value is None else seed_value
+    try:
+        report = _run(
+            lambda: seed_database(
+                settings.database_url,
+                scale,
+                seed=chosen_seed,
+                progress=progress and sys.stderr.isatty(),
+                console=err_console,
+            )
+        )
+    except SeedError as exc:
+        _fail(str(exc))
+    table = Table(title=f"seeded {scale} (seed {chosen_seed}) in {report.elapsed_seconds:.1f} s")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in report.counts.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Serve the API (uvicorn with uvloop and httptools)."""
+    settings = _settings()
+    _serve(settings, host=host, port=port, workers=workers)
+
+
+def _serve(settings: Settings, *, host: str | None, port: int | None, workers: int | None) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "banrimkwae.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    scale: Annotated[str, typer.Option(help="Seed scale when the database is empty.")] = "medium",
+) -> None:
+    """Migrate, seed (when the database is empty), then serve and print the URLs."""
+    from banrimkwae import migrate as migrations
+    from banrimkwae.seed import SeedError, database_is_empty, seed_database
+
+    settings = _settings()
+    _run(lambda: migrations.upgrade(settings.database_url))
+    if _run(lambda: database_is_empty(settings.database_url)):
+        err_console.print(f"seeding {scale} data (first run only) ...")
+        try:
+            _run(
+                lambda: seed_database(
+                    settings.database_url,
+                    scale,
+                    seed=settings.seed,
+                    progress=sys.stderr.isatty(),
+                    console=err_console,
+                )
+            )
+        except SeedError as exc:
+            _fail(str(exc))
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    base = f"http://{bind_host}:{bind_port}"
+    console.print(f"API:      {base}/api/v1/properties")
+    console.print(f"OpenAPI:  {base}/docs")
+    _serve(settings, host=bind_host, port=bind_port, workers=None)
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective settings, secrets masked."""
+    settings = _settings()
+    table = Table(title="effective settings")
+    table.add_column("setting")
+    table.add_column("environment variable")
+    table.add_column("value")
+    for name, value in settings.masked().items():
+        table.add_row(name, f"BANRIMKWAE_{name.upper()}", str(value))
+    console.print(table)
+
+
+@token_app.command("guest")
+def token_guest(
+    guest_id: Annotated[int, typer.Argument(help="The guest's id.", min=1)],
+    ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds.")] = None,
+) -> None:
+    """Print a bearer token for a guest (for scripts and load tests)."""
+    from banrimkwae.resort.auth import issue_token
+
+    settings = _settings()
+    lifetime = ttl or settings.token_ttl_seconds
+    print(issue_token(settings.resolved_token_secret(), guest_id, "guest", lifetime))
+
+
+@token_app.command("staff")
+def token_staff(
+    ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds.")] = None,
+) -> None:
+    """Print a staff bearer token (resort management writes and reports)."""
+    from banrimkwae.resort.auth import issue_token
+
+    settings = _settings()
+    lifetime = ttl or settings.token_ttl_seconds
+    print(issue_token(settings.resolved_token_secret(), 0, "staff", lifetime))
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
