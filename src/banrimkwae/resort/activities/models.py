@@ -27,7 +27,9 @@ class Activity(Base):
     capacity: Mapped[int] = mapped_column(SmallInteger)
 
     property: Mapped[Property] = relationship(back_populates="activities", lazy="raise")
-    sessions: Mapped[list[ActivitySession]] = relationship(back_populates="activity", lazy="raise")
+    sessions: Mapped[list[ActivitySession]] = relationship(
+        back_populates="activity", lazy="raise", passive_deletes=True
+    )
 
 
 class ActivitySession(Base):
@@ -35,14 +37,14 @@ class ActivitySession(Base):
     __table_args__ = (UniqueConstraint("activity_id", "starts_at"),)
 
     id: Mapped[int] = pk()
-    activity_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("activities.id", ondelete="CASCADE")
-    )
+    activity_id: Mapped[int] = mapped_column(BigId, ForeignKey("activities.id", ondelete="CASCADE"))
     starts_at: Mapped[dt.datetime] = mapped_column(TIMESTAMP(timezone=True))
     capacity: Mapped[int] = mapped_column(SmallInteger)
 
     activity: Mapped[Activity] = relationship(back_populates="sessions", lazy="raise")
-    bookings: Mapped[list[ActivityBooking]] = relationship(back_populates="session", lazy="raise")
+    bookings: Mapped[list[ActivityBooking]] = relationship(
+        back_populates="session", lazy="raise", passive_deletes=True
+    )
 
 
 class ActivityBooking(Base):

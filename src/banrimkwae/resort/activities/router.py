@@ -1,5 +1,164 @@
-"""HTTP routes of the activities domain."""
+"""HTTP routes of the activities domain: activities, their sessions and guests' bookings."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
+
+from banrimkwae.perf.problems import problem_responses
+from banrimkwae.resort.activities.schemas import (
+    ActivityBookingIn,
+    ActivityBookingOut,
+    ActivityIn,
+    ActivityOut,
+    ActivityPatch,
+    SessionIn,
+    SessionOut,
+)
+from banrimkwae.resort.activities.service import ActivityService
+from banrimkwae.resort.deps import GuestId, Session, Staff
+from banrimkwae.resort.pagination import Page, Paging, page_of
 
 router = APIRouter(prefix="/api/v1", tags=["activities"])
+
+READ = problem_responses(404, 422)
+WRITE = problem_responses(401, 403, 404, 409, 422)
+# Activities carry no unique constraint: writing one cannot conflict.
+EDIT = problem_responses(401, 403, 404, 422)
+GUEST_LIST = problem_responses(401, 403, 422)
+
+Category = Annotated[str | None, Query(min_length=1, max_length=40)]
+
+
+@router.get(
+    "/properties/{property_id}/activities", response_model=Page[ActivityOut], responses=READ
+)
+async def list_activities(
+    property_id: int, request: Request, session: Session, paging: Paging, category: Category = None
+) -> Page[ActivityOut]:
+    rows = await ActivityService(session).list(
+        property_id, limit=paging.limit + 1, offset=paging.offset, category=category
+    )
+    return page_of([ActivityOut.model_validate(row) for row in rows], request, paging)
+
+
+@router.post(
+    "/properties/{property_id}/activities",
+    status_code=201,
+    response_model=ActivityOut,
+    responses=EDIT,
+)
+async def create_activity(
+    property_id: int, body: ActivityIn, session: Session, _staff: Staff
+) -> ActivityOut:
+    return ActivityOut.model_validate(await ActivityService(session).create(property_id, body))
+
+
+@router.get("/activities/{activity_id}", response_model=ActivityOut, responses=READ)
+async def get_activity(activity_id: int, session: Session) -> ActivityOut:
+    return ActivityOut.model_validate(await ActivityService(session).get(activity_id))
+
+
+@router.patch("/activities/{activity_id}", response_model=ActivityOut, responses=EDIT)
+async def update_activity(
+    activity_id: int, body: ActivityPatch, session: Session, _staff: Staff
+) -> ActivityOut:
+    return ActivityOut.model_validate(await ActivityService(session).update(activity_id, body))
+
+
+@router.delete("/activities/{activity_id}", status_code=204, responses=WRITE)
+async def delete_activity(activity_id: int, session: Session, _staff: Staff) -> Response:
+    await ActivityService(session).delete(activity_id)
+    return Response(status_code=204)
+
+
+@router.get("/activities/{activity_id}/sessions", response_model=Page[SessionOut], responses=READ)
+async def list_sessions(
+    activity_id: int,
+    request: Request,
+    session: Session,
+    paging: Paging,
+    starts_from: Annotated[
+        AwareDatetime | None,
+        Query(alias="from", description="Sessions starting at or after; default now."),
+    ] = None,
+    starts_before: Annotated[
+        AwareDatetime | None,
+        Query(alias="to", description="Sessions starting before; default from + 14 days."),
+    ] = None,
+    available_only: Annotated[bool, Query(description="Only sessions with places left.")] = False,
+) -> Page[SessionOut]:
+    rows = await ActivityService(session).list_sessions(
+        activity_id,
+        starts_from=starts_from,
+        starts_before=starts_before,
+        available_only=available_only,
+        limit=paging.limit + 1,
+        offset=paging.offset,
+    )
+    return page_of([SessionOut.model_validate(row) for row in rows], request, paging)
+
+
+@router.post(
+    "/activities/{activity_id}/sessions",
+    status_code=201,
+    response_model=SessionOut,
+    responses=WRITE,
+)
+async def create_session(
+    activity_id: int, body: SessionIn, session: Session, _staff: Staff
+) -> SessionOut:
+    created = await ActivityService(session).create_session(activity_id, body)
+    return SessionOut.model_validate(created)
+
+
+@router.get("/activity-sessions/{session_id}", response_model=SessionOut, responses=READ)
+async def get_session(session_id: int, session: Session) -> SessionOut:
+    return SessionOut.model_validate(await ActivityService(session).get_session(session_id))
+
+
+@router.delete("/activity-sessions/{session_id}", status_code=204, responses=WRITE)
+async def delete_session(session_id: int, session: Session, _staff: Staff) -> Response:
+    await ActivityService(session).delete_session(session_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/activity-sessions/{session_id}/bookings",
+    status_code=201,
+    response_model=ActivityBookingOut,
+    responses=WRITE,
+)
+async def book_session(
+    session_id: int, body: ActivityBookingIn, session: Session, guest_id: GuestId
+) -> ActivityBookingOut:
+    booked = await ActivityService(session).book(session_id, guest_id, body)
+    return ActivityBookingOut.model_validate(booked)
+
+
+@router.get(
+    "/guests/me/activity-bookings",
+    response_model=Page[ActivityBookingOut],
+    responses=GUEST_LIST,
+)
+async def list_my_activity_bookings(
+    request: Request, session: Session, paging: Paging, guest_id: GuestId
+) -> Page[ActivityBookingOut]:
+    rows = await ActivityService(session).list_guest_bookings(
+        guest_id, limit=paging.limit + 1, offset=paging.offset
+    )
+    return page_of([ActivityBookingOut.model_validate(row) for row in rows], request, paging)
+
+
+@router.post(
+    "/activity-bookings/{booking_id}/cancel",
+    response_model=ActivityBookingOut,
+    responses=WRITE,
+)
+async def cancel_activity_booking(
+    booking_id: int, session: Session, guest_id: GuestId
+) -> ActivityBookingOut:
+    cancelled = await ActivityService(session).cancel(booking_id, guest_id)
+    return ActivityBookingOut.model_validate(cancelled)

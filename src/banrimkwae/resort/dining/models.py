@@ -22,7 +22,9 @@ class Restaurant(Base):
     opening_hours: Mapped[str] = mapped_column(String(60), default="07:00-22:00")
 
     property: Mapped[Property] = relationship(back_populates="restaurants", lazy="raise")
-    menu_items: Mapped[list[MenuItem]] = relationship(back_populates="restaurant", lazy="raise")
+    menu_items: Mapped[list[MenuItem]] = relationship(
+        back_populates="restaurant", lazy="raise", passive_deletes=True
+    )
 
 
 class MenuItem(Base):
