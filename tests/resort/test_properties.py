@@ -101,3 +101,28 @@ async def test_validation_errors_are_problem_documents(client: httpx.AsyncClient
     assert response.headers["content-type"] == "application/problem+json"
     assert body["status"] == 422
     assert body["errors"][0]["location"] == "query.limit"
+
+
+async def test_deleting_a_property_removes_its_catalogue(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    created = await client.post(
+        "/api/v1/properties",
+        json={"code": "GONE-1", "name": "Gone", "city": "Trat", "country": "TH"},
+        headers=staff,
+    )
+    property_id = created.json()["id"]
+    room_type = await client.post(
+        f"/api/v1/properties/{property_id}/room-types",
+        json={"code": "STD", "name": "Standard", "max_occupancy": 2, "base_rate": "80.00"},
+        headers=staff,
+    )
+    await client.post(
+        f"/api/v1/properties/{property_id}/rooms",
+        json={"room_type_id": room_type.json()["id"], "number": "1", "floor": 0},
+        headers=staff,
+    )
+    deleted = await client.delete(f"/api/v1/properties/{property_id}", headers=staff)
+    assert deleted.status_code == 204, deleted.text
+    gone = await client.get(f"/api/v1/room-types/{room_type.json()['id']}")
+    assert gone.status_code == 404

@@ -29,10 +29,18 @@ class Property(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = created_at()
 
-    room_types: Mapped[list[RoomType]] = relationship(back_populates="property", lazy="raise")
-    rooms: Mapped[list[Room]] = relationship(back_populates="property", lazy="raise")
-    activities: Mapped[list[Activity]] = relationship(back_populates="property", lazy="raise")
-    restaurants: Mapped[list[Restaurant]] = relationship(back_populates="property", lazy="raise")
+    room_types: Mapped[list[RoomType]] = relationship(
+        back_populates="property", lazy="raise", passive_deletes=True
+    )
+    rooms: Mapped[list[Room]] = relationship(
+        back_populates="property", lazy="raise", passive_deletes=True
+    )
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="property", lazy="raise", passive_deletes=True
+    )
+    restaurants: Mapped[list[Restaurant]] = relationship(
+        back_populates="property", lazy="raise", passive_deletes=True
+    )
 
 
 class RoomType(Base):
@@ -48,7 +56,9 @@ class RoomType(Base):
     base_rate: Mapped[Decimal] = mapped_column(Money)
 
     property: Mapped[Property] = relationship(back_populates="room_types", lazy="raise")
-    rooms: Mapped[list[Room]] = relationship(back_populates="room_type", lazy="raise")
+    rooms: Mapped[list[Room]] = relationship(
+        back_populates="room_type", lazy="raise", passive_deletes=True
+    )
 
 
 class Room(Base):

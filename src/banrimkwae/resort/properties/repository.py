@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from banrimkwae.resort.properties.models import Property, Room, RoomType
@@ -70,3 +70,9 @@ class PropertyRepository:
     async def delete(self, entity: Property | RoomType | Room) -> None:
         await self.session.delete(entity)
         await self.session.flush()
+
+    async def delete_property(self, found: Property) -> None:
+        # Rooms first: InnoDB cascades row by row and would find rooms still pointing at a
+        # room type it is deleting; PostgreSQL and SQLite would accept either order.
+        await self.session.execute(delete(Room).where(Room.property_id == found.id))
+        await self.delete(found)

@@ -49,7 +49,7 @@ class PropertyService:
     async def delete(self, property_id: int) -> None:
         found = await self.get(property_id)
         async with conflict_on_integrity(f"property {property_id} still has bookings"):
-            await self.repository.delete(found)
+            await self.repository.delete_property(found)
 
     async def list_room_types(
         self, property_id: int, *, limit: int, offset: int
