@@ -1,5 +1,75 @@
-"""HTTP routes of the guests domain."""
+"""HTTP routes of the guests domain: registration, sign-in, the guest's own profile, staff views."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from banrimkwae.perf.problems import problem_responses
+from banrimkwae.resort.deps import AppSettings, GuestId, Session, Staff
+from banrimkwae.resort.guests.schemas import (
+    EMAIL_PATTERN,
+    GuestIn,
+    GuestOut,
+    GuestPatch,
+    TokenOut,
+    TokenRequest,
+)
+from banrimkwae.resort.guests.service import GuestService
+from banrimkwae.resort.pagination import Page, Paging, page_of
 
 router = APIRouter(prefix="/api/v1", tags=["guests"])
+
+OWN = problem_responses(401, 403, 422)
+STAFF = problem_responses(401, 403, 404, 422)
+
+
+@router.post(
+    "/guests", status_code=201, response_model=GuestOut, responses=problem_responses(409, 422)
+)
+async def register_guest(body: GuestIn, session: Session) -> GuestOut:
+    return GuestOut.model_validate(await GuestService(session).register(body))
+
+
+@router.post("/auth/token", response_model=TokenOut, responses=problem_responses(401, 422))
+async def issue_guest_token(
+    body: TokenRequest, session: Session, settings: AppSettings
+) -> TokenOut:
+    token = await GuestService(session).sign_in(
+        body,
+        secret=settings.resolved_token_secret(),
+        ttl_seconds=settings.token_ttl_seconds,
+    )
+    return TokenOut(access_token=token, expires_in=settings.token_ttl_seconds)
+
+
+@router.get("/guests/me", response_model=GuestOut, responses=OWN)
+async def get_me(guest_id: GuestId, session: Session) -> GuestOut:
+    return GuestOut.model_validate(await GuestService(session).me(guest_id))
+
+
+@router.patch("/guests/me", response_model=GuestOut, responses=OWN)
+async def update_me(guest_id: GuestId, body: GuestPatch, session: Session) -> GuestOut:
+    return GuestOut.model_validate(await GuestService(session).update_me(guest_id, body))
+
+
+@router.get("/guests", response_model=Page[GuestOut], responses=problem_responses(401, 403, 422))
+async def list_guests(
+    request: Request,
+    session: Session,
+    paging: Paging,
+    _staff: Staff,
+    email: Annotated[str | None, Query(max_length=254, pattern=EMAIL_PATTERN)] = None,
+) -> Page[GuestOut]:
+    rows = await GuestService(session).list(
+        limit=paging.limit + 1,
+        offset=paging.offset,
+        email=email,
+    )
+    return page_of([GuestOut.model_validate(row) for row in rows], request, paging)
+
+
+@router.get("/guests/{guest_id}", response_model=GuestOut, responses=STAFF)
+async def get_guest(guest_id: int, session: Session, _staff: Staff) -> GuestOut:
+    return GuestOut.model_validate(await GuestService(session).get(guest_id))

@@ -1,0 +1,184 @@
+"""SQL of the bookings domain: availability, room choice and the staff reports.
+
+Repositories flush; they never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Integer, and_, exists, func, select, type_coerce, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from banrimkwae.resort.bookings.models import HOLDING_STATUSES, Booking
+from banrimkwae.resort.properties.models import Property, Room, RoomType
+
+IN_SERVICE = "in_service"
+
+
+def _room_is_free(check_in: dt.date, check_out: dt.date) -> ColumnElement[bool]:
+    """In service, and no booking that holds the room overlaps [check_in, check_out)."""
+    overlapping = (
+        exists()
+        .where(
+            Booking.room_id == Room.id,
+            Booking.status.in_(HOLDING_STATUSES),
+            Booking.check_in < check_out,
+            Booking.check_out > check_in,
+        )
+        .correlate(Room)
+    )
+    return and_(Room.status == IN_SERVICE, ~overlapping)
+
+
+class BookingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def availability(
+        self,
+        property_id: int,
+        *,
+        check_in: dt.date,
+        check_out: dt.date,
+        guests: int,
+        room_type_id: int | None,
+        limit: int,
+        offset: int,
+    ) -> Sequence[tuple[RoomType, int]]:
+        """Each room type of the property that fits `guests`, with its count of free rooms.
+
+        One statement: the free rooms are counted per type (anti-join + GROUP BY) and joined
+        back to the types, so a type with no free room still appears with zero.
+        """
+        free_per_type = (
+            select(Room.room_type_id, func.count(Room.id).label("free"))
+            .where(Room.property_id == property_id, _room_is_free(check_in, check_out))
+            .group_by(Room.room_type_id)
+            .subquery("free_per_type")
+        )
+        query = (
+            select(RoomType, type_coerce(func.coalesce(free_per_type.c.free, 0), Integer))
+            .outerjoin(free_per_type, free_per_type.c.room_type_id == RoomType.id)
+            .where(RoomType.property_id == property_id, RoomType.max_occupancy >= guests)
+            .order_by(RoomType.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        if room_type_id is not None:
+            query = query.where(RoomType.id == room_type_id)
+        return (await self.session.execute(query)).all()
+
+    async def lock_room_type(self, room_type_id: int) -> RoomType | None:
+        """The room type, locked until the transaction ends, so bookings of it run one at a time.
+
+        PostgreSQL and MariaDB lock the row (SELECT ... FOR UPDATE). SQLite has no row locks:
+        a no-op UPDATE takes the database's write lock instead, which holds out every other
+        writer until commit. On MariaDB (REPEATABLE READ) this must be the transaction's first
+        read, so that the snapshot the room choice reads is taken after the lock is granted.
+        """
+        if self.session.get_bind().dialect.name == "sqlite":
+            await self.session.execute(
+                update(RoomType)
+                .where(RoomType.id == room_type_id)
+                .values(id=RoomType.id)
+                .execution_options(synchronize_session=False)
+            )
+        query = select(RoomType).where(RoomType.id == room_type_id).with_for_update()
+        return await self.session.scalar(query)
+
+    async def first_free_room(
+        self, room_type_id: int, *, check_in: dt.date, check_out: dt.date
+    ) -> int | None:
+        query = (
+            select(Room.id)
+            .where(Room.room_type_id == room_type_id, _room_is_free(check_in, check_out))
+            .order_by(Room.id)
+            .limit(1)
+        )
+        return await self.session.scalar(query)
+
+    async def add(self, booking: Booking) -> None:
+        self.session.add(booking)
+        await self.session.flush()
+
+    async def get(
+        self, booking_id: int, *, guest_id: int | None = None, for_update: bool = False
+    ) -> Booking | None:
+        """The booking; with `guest_id`, only if it is that guest's."""
+        query = select(Booking).where(Booking.id == booking_id)
+        if guest_id is not None:
+            query = query.where(Booking.guest_id == guest_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def list_for_guest(
+        self, guest_id: int, *, status: str | None, limit: int, offset: int
+    ) -> Sequence[Booking]:
+        query = (
+            select(Booking)
+            .where(Booking.guest_id == guest_id)
+            .order_by(Booking.check_in.desc(), Booking.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        if status is not None:
+            query = query.where(Booking.status == status)
+        return (await self.session.scalars(query)).all()
+
+    async def list_on_date(
+        self,
+        property_id: int,
+        date_column: InstrumentedAttribute[dt.date],
+        day: dt.date,
+        *,
+        limit: int,
+        offset: int,
+    ) -> Sequence[Booking]:
+        """Bookings of the property, not cancelled, whose `date_column` falls on `day`."""
+        query = (
+            select(Booking)
+            .where(
+                Booking.property_id == property_id,
+                date_column == day,
+                Booking.status != "cancelled",
+            )
+            .order_by(Booking.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def property_exists(self, property_id: int) -> bool:
+        found = await self.session.scalar(select(Property.id).where(Property.id == property_id))
+        return found is not None
+
+    async def in_service_room_count(self, property_id: int) -> int | None:
+        """Rooms in service at the property; None when the property does not exist."""
+        query = (
+            select(func.count(Room.id))
+            .select_from(Property)
+            .outerjoin(Room, and_(Room.property_id == Property.id, Room.status == IN_SERVICE))
+            .where(Property.id == property_id)
+            .group_by(Property.id)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def stays_between(
+        self, property_id: int, start: dt.date, end_exclusive: dt.date
+    ) -> Sequence[tuple[int, dt.date, dt.date]]:
+        """(room_id, check_in, check_out) of every non-cancelled stay touching the nights."""
+        query = (
+            select(Booking.room_id, Booking.check_in, Booking.check_out)
+            .where(
+                Booking.property_id == property_id,
+                Booking.status != "cancelled",
+                Booking.check_in < end_exclusive,
+                Booking.check_out > start,
+            )
+            .order_by(Booking.room_id, Booking.check_in)
+        )
+        return (await self.session.execute(query)).all()

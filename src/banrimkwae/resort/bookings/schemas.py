@@ -1,0 +1,72 @@
+"""Request and response bodies of the bookings domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from banrimkwae.resort.properties.schemas import RoomTypeOut
+
+BookingStatus = Literal["pending", "confirmed", "checked_in", "checked_out", "cancelled"]
+BOOKING_STATUS_PATTERN = r"^(pending|confirmed|checked_in|checked_out|cancelled)$"
+
+
+class BookingIn(BaseModel):
+    property_id: int = Field(ge=1)
+    room_type_id: int = Field(ge=1)
+    check_in: dt.date
+    check_out: dt.date
+    adults: int = Field(ge=1, le=12)
+    children: int = Field(default=0, ge=0, le=12)
+
+
+class BookingStatusPatch(BaseModel):
+    status: BookingStatus
+
+
+class BookingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reference: str
+    guest_id: int
+    property_id: int
+    room_id: int
+    check_in: dt.date
+    check_out: dt.date
+    status: BookingStatus
+    adults: int
+    children: int
+    total_amount: Decimal
+    created_at: dt.datetime
+
+
+class RoomTypeAvailability(RoomTypeOut):
+    """A room type with what is free of it for the requested stay and what the stay costs."""
+
+    available_rooms: int
+    nights: int
+    total_price: Decimal
+
+
+class OccupancyDay(BaseModel):
+    date: dt.date
+    occupied_rooms: int
+    total_rooms: int
+    occupancy_percent: float
+
+
+class OccupancyMeta(BaseModel):
+    property_id: int
+    start: dt.date
+    end: dt.date
+    days: int
+    total_rooms: int
+
+
+class OccupancyReport(BaseModel):
+    data: list[OccupancyDay]
+    meta: OccupancyMeta
