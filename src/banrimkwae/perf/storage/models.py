@@ -119,9 +119,7 @@ class ApiCacheConfig(PlatformBase):
     )
     cache_key_pattern: Mapped[str | None] = mapped_column(String(500))
     invalidation_triggers: Mapped[Any | None] = mapped_column(JSON)
-    cache_warming_enabled: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default="0"
-    )
+    cache_warming_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     compression_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[dt.datetime | None] = _now()
@@ -169,9 +167,7 @@ class AutoScalingConfig(PlatformBase):
     target_memory_percent: Mapped[Decimal] = mapped_column(
         Numeric(5, 2), default=Decimal("80.00"), server_default="80.00"
     )
-    target_response_time_ms: Mapped[int] = mapped_column(
-        Integer, default=200, server_default="200"
-    )
+    target_response_time_ms: Mapped[int] = mapped_column(Integer, default=200, server_default="200")
     scale_up_cooldown_seconds: Mapped[int] = mapped_column(
         Integer, default=300, server_default="300"
     )
@@ -179,9 +175,7 @@ class AutoScalingConfig(PlatformBase):
         Integer, default=600, server_default="600"
     )
     scale_up_threshold_count: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
-    scale_down_threshold_count: Mapped[int] = mapped_column(
-        Integer, default=3, server_default="3"
-    )
+    scale_down_threshold_count: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[dt.datetime | None] = _now()
     updated_at: Mapped[dt.datetime | None] = _now(on_update=True)
