@@ -19,6 +19,7 @@ from banrimkwae.resort.activities.schemas import (
 )
 from banrimkwae.resort.activities.service import ActivityService
 from banrimkwae.resort.deps import GuestId, Session, Staff
+from banrimkwae.resort.ids import PathId
 from banrimkwae.resort.pagination import Page, Paging, page_of
 
 router = APIRouter(prefix="/api/v1", tags=["activities"])
@@ -36,7 +37,11 @@ Category = Annotated[str | None, Query(min_length=1, max_length=40)]
     "/properties/{property_id}/activities", response_model=Page[ActivityOut], responses=READ
 )
 async def list_activities(
-    property_id: int, request: Request, session: Session, paging: Paging, category: Category = None
+    property_id: PathId,
+    request: Request,
+    session: Session,
+    paging: Paging,
+    category: Category = None,
 ) -> Page[ActivityOut]:
     rows = await ActivityService(session).list(
         property_id, limit=paging.limit + 1, offset=paging.offset, category=category
@@ -51,32 +56,32 @@ async def list_activities(
     responses=EDIT,
 )
 async def create_activity(
-    property_id: int, body: ActivityIn, session: Session, _staff: Staff
+    property_id: PathId, body: ActivityIn, session: Session, _staff: Staff
 ) -> ActivityOut:
     return ActivityOut.model_validate(await ActivityService(session).create(property_id, body))
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityOut, responses=READ)
-async def get_activity(activity_id: int, session: Session) -> ActivityOut:
+async def get_activity(activity_id: PathId, session: Session) -> ActivityOut:
     return ActivityOut.model_validate(await ActivityService(session).get(activity_id))
 
 
 @router.patch("/activities/{activity_id}", response_model=ActivityOut, responses=EDIT)
 async def update_activity(
-    activity_id: int, body: ActivityPatch, session: Session, _staff: Staff
+    activity_id: PathId, body: ActivityPatch, session: Session, _staff: Staff
 ) -> ActivityOut:
     return ActivityOut.model_validate(await ActivityService(session).update(activity_id, body))
 
 
 @router.delete("/activities/{activity_id}", status_code=204, responses=WRITE)
-async def delete_activity(activity_id: int, session: Session, _staff: Staff) -> Response:
+async def delete_activity(activity_id: PathId, session: Session, _staff: Staff) -> Response:
     await ActivityService(session).delete(activity_id)
     return Response(status_code=204)
 
 
 @router.get("/activities/{activity_id}/sessions", response_model=Page[SessionOut], responses=READ)
 async def list_sessions(
-    activity_id: int,
+    activity_id: PathId,
     request: Request,
     session: Session,
     paging: Paging,
@@ -108,19 +113,19 @@ async def list_sessions(
     responses=WRITE,
 )
 async def create_session(
-    activity_id: int, body: SessionIn, session: Session, _staff: Staff
+    activity_id: PathId, body: SessionIn, session: Session, _staff: Staff
 ) -> SessionOut:
     created = await ActivityService(session).create_session(activity_id, body)
     return SessionOut.model_validate(created)
 
 
 @router.get("/activity-sessions/{session_id}", response_model=SessionOut, responses=READ)
-async def get_session(session_id: int, session: Session) -> SessionOut:
+async def get_session(session_id: PathId, session: Session) -> SessionOut:
     return SessionOut.model_validate(await ActivityService(session).get_session(session_id))
 
 
 @router.delete("/activity-sessions/{session_id}", status_code=204, responses=WRITE)
-async def delete_session(session_id: int, session: Session, _staff: Staff) -> Response:
+async def delete_session(session_id: PathId, session: Session, _staff: Staff) -> Response:
     await ActivityService(session).delete_session(session_id)
     return Response(status_code=204)
 
@@ -132,7 +137,7 @@ async def delete_session(session_id: int, session: Session, _staff: Staff) -> Re
     responses=WRITE,
 )
 async def book_session(
-    session_id: int, body: ActivityBookingIn, session: Session, guest_id: GuestId
+    session_id: PathId, body: ActivityBookingIn, session: Session, guest_id: GuestId
 ) -> ActivityBookingOut:
     booked = await ActivityService(session).book(session_id, guest_id, body)
     return ActivityBookingOut.model_validate(booked)
@@ -158,7 +163,7 @@ async def list_my_activity_bookings(
     responses=WRITE,
 )
 async def cancel_activity_booking(
-    booking_id: int, session: Session, guest_id: GuestId
+    booking_id: PathId, session: Session, guest_id: GuestId
 ) -> ActivityBookingOut:
     cancelled = await ActivityService(session).cancel(booking_id, guest_id)
     return ActivityBookingOut.model_validate(cancelled)

@@ -21,10 +21,10 @@ from banrimkwae.resort.activities.schemas import (
     ActivityIn,
     ActivityPatch,
     SessionIn,
-    as_utc,
 )
 from banrimkwae.resort.errors import conflict_on_integrity, not_found
 from banrimkwae.resort.properties.service import PropertyService
+from banrimkwae.resort.timestamps import as_utc
 
 DEFAULT_WINDOW = dt.timedelta(days=14)
 MAX_WINDOW = dt.timedelta(days=92)

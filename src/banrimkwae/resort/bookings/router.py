@@ -18,6 +18,7 @@ from banrimkwae.resort.bookings.schemas import (
 )
 from banrimkwae.resort.bookings.service import BookingService
 from banrimkwae.resort.deps import GuestId, Session, Staff
+from banrimkwae.resort.ids import OptionalQueryId, PathId
 from banrimkwae.resort.pagination import Page, Paging, page_of
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
@@ -35,14 +36,14 @@ _day = Annotated[dt.date, Query(description="A date, YYYY-MM-DD.")]
     responses=problem_responses(404, 422),
 )
 async def availability(
-    property_id: int,
+    property_id: PathId,
     request: Request,
     session: Session,
     paging: Paging,
     check_in: _day,
     check_out: Annotated[dt.date, Query(description="The departure date, after check_in.")],
     guests: Annotated[int, Query(ge=1, le=12, description="Adults and children.")] = 1,
-    room_type_id: Annotated[int | None, Query(ge=1)] = None,
+    room_type_id: OptionalQueryId = None,
 ) -> Page[RoomTypeAvailability]:
     rows = await BookingService(session).availability(
         property_id,
@@ -67,12 +68,12 @@ async def create_booking(body: BookingIn, guest_id: GuestId, session: Session) -
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut, responses=OWN)
-async def get_booking(booking_id: int, guest_id: GuestId, session: Session) -> BookingOut:
+async def get_booking(booking_id: PathId, guest_id: GuestId, session: Session) -> BookingOut:
     return BookingOut.model_validate(await BookingService(session).get_own(guest_id, booking_id))
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, responses=OWN_CHANGE)
-async def cancel_booking(booking_id: int, guest_id: GuestId, session: Session) -> BookingOut:
+async def cancel_booking(booking_id: PathId, guest_id: GuestId, session: Session) -> BookingOut:
     cancelled = await BookingService(session).cancel_own(guest_id, booking_id)
     return BookingOut.model_validate(cancelled)
 
@@ -97,7 +98,7 @@ async def list_my_bookings(
 
 @router.patch("/bookings/{booking_id}", response_model=BookingOut, responses=OWN_CHANGE)
 async def change_booking_status(
-    booking_id: int, body: BookingStatusPatch, session: Session, _staff: Staff
+    booking_id: PathId, body: BookingStatusPatch, session: Session, _staff: Staff
 ) -> BookingOut:
     changed = await BookingService(session).change_status(booking_id, body.status)
     return BookingOut.model_validate(changed)
@@ -107,7 +108,7 @@ async def change_booking_status(
     "/properties/{property_id}/arrivals", response_model=Page[BookingOut], responses=STAFF_READ
 )
 async def arrivals(
-    property_id: int,
+    property_id: PathId,
     request: Request,
     session: Session,
     paging: Paging,
@@ -124,7 +125,7 @@ async def arrivals(
     "/properties/{property_id}/departures", response_model=Page[BookingOut], responses=STAFF_READ
 )
 async def departures(
-    property_id: int,
+    property_id: PathId,
     request: Request,
     session: Session,
     paging: Paging,
@@ -141,7 +142,7 @@ async def departures(
     "/properties/{property_id}/occupancy", response_model=OccupancyReport, responses=STAFF_READ
 )
 async def occupancy(
-    property_id: int,
+    property_id: PathId,
     session: Session,
     _staff: Staff,
     start: Annotated[dt.date, Query(description="The first night, YYYY-MM-DD.")],

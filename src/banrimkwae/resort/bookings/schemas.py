@@ -8,15 +8,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from banrimkwae.resort.ids import MAX_ID
 from banrimkwae.resort.properties.schemas import RoomTypeOut
+from banrimkwae.resort.timestamps import UtcDateTime
 
 BookingStatus = Literal["pending", "confirmed", "checked_in", "checked_out", "cancelled"]
 BOOKING_STATUS_PATTERN = r"^(pending|confirmed|checked_in|checked_out|cancelled)$"
 
 
 class BookingIn(BaseModel):
-    property_id: int = Field(ge=1)
-    room_type_id: int = Field(ge=1)
+    property_id: int = Field(ge=1, le=MAX_ID)
+    room_type_id: int = Field(ge=1, le=MAX_ID)
     check_in: dt.date
     check_out: dt.date
     adults: int = Field(ge=1, le=12)
@@ -41,7 +43,7 @@ class BookingOut(BaseModel):
     adults: int
     children: int
     total_amount: Decimal
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class RoomTypeAvailability(RoomTypeOut):

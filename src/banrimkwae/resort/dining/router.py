@@ -18,6 +18,7 @@ from banrimkwae.resort.dining.schemas import (
     RestaurantPatch,
 )
 from banrimkwae.resort.dining.service import DiningService
+from banrimkwae.resort.ids import PathId
 from banrimkwae.resort.pagination import Page, Paging, page_of
 
 router = APIRouter(prefix="/api/v1", tags=["dining"])
@@ -33,7 +34,7 @@ Category = Annotated[str | None, Query(min_length=1, max_length=40)]
     "/properties/{property_id}/restaurants", response_model=Page[RestaurantOut], responses=READ
 )
 async def list_restaurants(
-    property_id: int, request: Request, session: Session, paging: Paging
+    property_id: PathId, request: Request, session: Session, paging: Paging
 ) -> Page[RestaurantOut]:
     rows = await DiningService(session).list_restaurants(
         property_id, limit=paging.limit + 1, offset=paging.offset
@@ -48,34 +49,34 @@ async def list_restaurants(
     responses=WRITE,
 )
 async def create_restaurant(
-    property_id: int, body: RestaurantIn, session: Session, _staff: Staff
+    property_id: PathId, body: RestaurantIn, session: Session, _staff: Staff
 ) -> RestaurantOut:
     created = await DiningService(session).create_restaurant(property_id, body)
     return RestaurantOut.model_validate(created)
 
 
 @router.get("/restaurants/{restaurant_id}", response_model=RestaurantOut, responses=READ)
-async def get_restaurant(restaurant_id: int, session: Session) -> RestaurantOut:
+async def get_restaurant(restaurant_id: PathId, session: Session) -> RestaurantOut:
     return RestaurantOut.model_validate(await DiningService(session).get_restaurant(restaurant_id))
 
 
 @router.patch("/restaurants/{restaurant_id}", response_model=RestaurantOut, responses=WRITE)
 async def update_restaurant(
-    restaurant_id: int, body: RestaurantPatch, session: Session, _staff: Staff
+    restaurant_id: PathId, body: RestaurantPatch, session: Session, _staff: Staff
 ) -> RestaurantOut:
     updated = await DiningService(session).update_restaurant(restaurant_id, body)
     return RestaurantOut.model_validate(updated)
 
 
 @router.delete("/restaurants/{restaurant_id}", status_code=204, responses=DELETE)
-async def delete_restaurant(restaurant_id: int, session: Session, _staff: Staff) -> Response:
+async def delete_restaurant(restaurant_id: PathId, session: Session, _staff: Staff) -> Response:
     await DiningService(session).delete_restaurant(restaurant_id)
     return Response(status_code=204)
 
 
 @router.get("/restaurants/{restaurant_id}/menu", response_model=Page[MenuItemOut], responses=READ)
 async def list_menu(
-    restaurant_id: int,
+    restaurant_id: PathId,
     request: Request,
     session: Session,
     paging: Paging,
@@ -93,7 +94,7 @@ async def list_menu(
     responses=READ,
 )
 async def list_menu_categories(
-    restaurant_id: int, request: Request, session: Session, paging: Paging
+    restaurant_id: PathId, request: Request, session: Session, paging: Paging
 ) -> Page[MenuCategoryOut]:
     rows = await DiningService(session).menu_categories(
         restaurant_id, limit=paging.limit + 1, offset=paging.offset
@@ -108,25 +109,25 @@ async def list_menu_categories(
     responses=WRITE,
 )
 async def create_menu_item(
-    restaurant_id: int, body: MenuItemIn, session: Session, _staff: Staff
+    restaurant_id: PathId, body: MenuItemIn, session: Session, _staff: Staff
 ) -> MenuItemOut:
     created = await DiningService(session).create_menu_item(restaurant_id, body)
     return MenuItemOut.model_validate(created)
 
 
 @router.get("/menu-items/{item_id}", response_model=MenuItemOut, responses=READ)
-async def get_menu_item(item_id: int, session: Session) -> MenuItemOut:
+async def get_menu_item(item_id: PathId, session: Session) -> MenuItemOut:
     return MenuItemOut.model_validate(await DiningService(session).get_menu_item(item_id))
 
 
 @router.patch("/menu-items/{item_id}", response_model=MenuItemOut, responses=WRITE)
 async def update_menu_item(
-    item_id: int, body: MenuItemPatch, session: Session, _staff: Staff
+    item_id: PathId, body: MenuItemPatch, session: Session, _staff: Staff
 ) -> MenuItemOut:
     return MenuItemOut.model_validate(await DiningService(session).update_menu_item(item_id, body))
 
 
 @router.delete("/menu-items/{item_id}", status_code=204, responses=DELETE)
-async def delete_menu_item(item_id: int, session: Session, _staff: Staff) -> Response:
+async def delete_menu_item(item_id: PathId, session: Session, _staff: Staff) -> Response:
     await DiningService(session).delete_menu_item(item_id)
     return Response(status_code=204)

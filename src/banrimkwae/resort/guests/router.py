@@ -17,6 +17,7 @@ from banrimkwae.resort.guests.schemas import (
     TokenRequest,
 )
 from banrimkwae.resort.guests.service import GuestService
+from banrimkwae.resort.ids import PathId
 from banrimkwae.resort.pagination import Page, Paging, page_of
 
 router = APIRouter(prefix="/api/v1", tags=["guests"])
@@ -71,5 +72,5 @@ async def list_guests(
 
 
 @router.get("/guests/{guest_id}", response_model=GuestOut, responses=STAFF)
-async def get_guest(guest_id: int, session: Session, _staff: Staff) -> GuestOut:
+async def get_guest(guest_id: PathId, session: Session, _staff: Staff) -> GuestOut:
     return GuestOut.model_validate(await GuestService(session).get(guest_id))

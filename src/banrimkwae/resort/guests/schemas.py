@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from banrimkwae.resort.timestamps import UtcDateTime
 
 # A deliberately loose shape check: the address is proven by use, not by a regular expression.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -46,7 +47,7 @@ class GuestOut(BaseModel):
     last_name: str
     phone: str | None
     country: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class TokenRequest(BaseModel):

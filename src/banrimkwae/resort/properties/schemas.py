@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from banrimkwae.resort.ids import MAX_ID
+from banrimkwae.resort.timestamps import UtcDateTime
 
 
 class PropertyIn(BaseModel):
@@ -37,7 +39,7 @@ class PropertyOut(BaseModel):
     timezone: str
     star_rating: int
     description: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class RoomTypeIn(BaseModel):
@@ -68,14 +70,14 @@ class RoomTypeOut(BaseModel):
 
 
 class RoomIn(BaseModel):
-    room_type_id: int = Field(ge=1)
+    room_type_id: int = Field(ge=1, le=MAX_ID)
     number: str = Field(min_length=1, max_length=10)
     floor: int = Field(ge=0, le=200)
     status: str = Field(default="in_service", pattern=r"^(in_service|out_of_service)$")
 
 
 class RoomPatch(BaseModel):
-    room_type_id: int | None = Field(default=None, ge=1)
+    room_type_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     floor: int | None = Field(default=None, ge=0, le=200)
     status: str | None = Field(default=None, pattern=r"^(in_service|out_of_service)$")
 

@@ -1,0 +1,1 @@
+"""Benchmarks: the harness that runs server variants side by side under wrk, and workloads."""
