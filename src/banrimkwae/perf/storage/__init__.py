@@ -2,6 +2,7 @@
 
 from banrimkwae.perf.storage.models import (
     ApiCacheConfig,
+    ApiMetricRollup,
     ApiPerformanceMetric,
     AuditLog,
     AutoScalingConfig,
@@ -9,6 +10,8 @@ from banrimkwae.perf.storage.models import (
     DatabaseQueryPerformance,
     PerformanceRecommendation,
     PlatformBase,
+    ProcessSample,
+    QueryFingerprintRollup,
     ScalingEvent,
 )
 
@@ -20,6 +23,7 @@ PARTITIONED_TABLES = {
 __all__ = [
     "PARTITIONED_TABLES",
     "ApiCacheConfig",
+    "ApiMetricRollup",
     "ApiPerformanceMetric",
     "AuditLog",
     "AutoScalingConfig",
@@ -27,5 +31,7 @@ __all__ = [
     "DatabaseQueryPerformance",
     "PerformanceRecommendation",
     "PlatformBase",
+    "ProcessSample",
+    "QueryFingerprintRollup",
     "ScalingEvent",
 ]

@@ -19,10 +19,12 @@ from sqlalchemy import (
     Computed,
     Date,
     Enum,
+    Float,
     Index,
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -100,6 +102,12 @@ class ApiPerformanceMetric(PlatformBase):
     timestamp: Mapped[dt.datetime | None] = _now()
     client_id: Mapped[int | None] = mapped_column(UnsignedBigInt)
     user_id: Mapped[int | None] = mapped_column(UnsignedBigInt)
+    # Beyond the specification: the status, and the weight that scales a sample back to
+    # counts (1 for slow requests, which are all kept; 1/rate for the sampled rest).
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    sample_rate: Mapped[Decimal] = mapped_column(
+        Numeric(9, 6), default=Decimal(1), server_default="1"
+    )
 
 
 class ApiCacheConfig(PlatformBase):
@@ -278,3 +286,76 @@ class AuditLog(PlatformBase):
     after: Mapped[Any | None] = mapped_column(JSON)
     address: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[dt.datetime | None] = _now()
+
+
+class ApiMetricRollup(PlatformBase):
+    """Request aggregates of one worker's flush for one time bucket and endpoint.
+
+    Rows are only inserted, never updated: several workers and several flushes of one bucket
+    each add their own row, and readers merge them (sums, min/max, histogram counts).
+    Compaction merges 1-minute rows into 10-minute and 1-hour rows as they age.
+    """
+
+    __tablename__ = "api_metric_rollups"
+    __table_args__ = (
+        Index("idx_rollups_bucket", "bucket_seconds", "bucket_start"),
+        Index("idx_rollups_endpoint", "endpoint_path", "http_method"),
+    )
+
+    id: Mapped[int] = _id()
+    bucket_start: Mapped[dt.datetime] = mapped_column(Timestamp)
+    bucket_seconds: Mapped[int] = mapped_column(Integer)
+    endpoint_path: Mapped[str] = mapped_column(String(255))
+    http_method: Mapped[str] = mapped_column(String(10))
+    status_class: Mapped[int] = mapped_column(SmallInteger)
+    request_count: Mapped[int] = mapped_column(BigInteger)
+    error_count: Mapped[int] = mapped_column(BigInteger)
+    total_time_ms: Mapped[float] = mapped_column(Float)
+    min_time_ms: Mapped[float] = mapped_column(Float)
+    max_time_ms: Mapped[float] = mapped_column(Float)
+    latency_histogram: Mapped[dict[str, int]] = mapped_column(JSON)
+    db_queries: Mapped[int] = mapped_column(BigInteger)
+    db_time_ms: Mapped[float] = mapped_column(Float)
+    cache_hits: Mapped[int] = mapped_column(BigInteger)
+    request_bytes: Mapped[int] = mapped_column(BigInteger)
+    response_bytes: Mapped[int] = mapped_column(BigInteger)
+    worker: Mapped[str] = mapped_column(String(64))
+
+
+class QueryFingerprintRollup(PlatformBase):
+    """Statement aggregates per fingerprint and endpoint, bucketed like the request rollups."""
+
+    __tablename__ = "query_fingerprint_rollups"
+    __table_args__ = (
+        Index("idx_query_rollups_bucket", "bucket_seconds", "bucket_start"),
+        Index("idx_query_rollups_hash", "query_hash"),
+    )
+
+    id: Mapped[int] = _id()
+    bucket_start: Mapped[dt.datetime] = mapped_column(Timestamp)
+    bucket_seconds: Mapped[int] = mapped_column(Integer)
+    query_hash: Mapped[str] = mapped_column(String(64))
+    endpoint_path: Mapped[str] = mapped_column(String(255))
+    query_type: Mapped[str] = mapped_column(String(16))
+    table_names: Mapped[list[str]] = mapped_column(JSON)
+    normalized_text: Mapped[str] = mapped_column(Text)
+    execution_count: Mapped[int] = mapped_column(BigInteger)
+    total_time_ms: Mapped[float] = mapped_column(Float)
+    max_time_ms: Mapped[float] = mapped_column(Float)
+    total_rows: Mapped[int] = mapped_column(BigInteger)
+    # Requests in which this fingerprint ran more than the N+1 threshold.
+    n_plus_one_requests: Mapped[int] = mapped_column(BigInteger)
+    worker: Mapped[str] = mapped_column(String(64))
+
+
+class ProcessSample(PlatformBase):
+    """A worker's memory and CPU, sampled on a timer (never per request)."""
+
+    __tablename__ = "process_samples"
+    __table_args__ = (Index("idx_process_samples_at", "sampled_at"),)
+
+    id: Mapped[int] = _id()
+    sampled_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    worker: Mapped[str] = mapped_column(String(64))
+    rss_mb: Mapped[float] = mapped_column(Float)
+    cpu_percent: Mapped[float] = mapped_column(Float)

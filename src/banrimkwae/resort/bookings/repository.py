@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Integer, and_, exists, func, select, type_coerce, update
+from sqlalchemy import ColumnElement, Integer, and_, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -18,19 +18,22 @@ from banrimkwae.resort.properties.models import Property, Room, RoomType
 IN_SERVICE = "in_service"
 
 
-def _room_is_free(check_in: dt.date, check_out: dt.date) -> ColumnElement[bool]:
-    """In service, and no booking that holds the room overlaps [check_in, check_out)."""
-    overlapping = (
-        exists()
-        .where(
-            Booking.room_id == Room.id,
-            Booking.status.in_(HOLDING_STATUSES),
-            Booking.check_in < check_out,
-            Booking.check_out > check_in,
-        )
-        .correlate(Room)
+def _room_is_free(property_id: int, check_in: dt.date, check_out: dt.date) -> ColumnElement[bool]:
+    """In service, and no booking that holds the room overlaps [check_in, check_out).
+
+    The held rooms are one uncorrelated subquery over the property's bookings, evaluated once
+    per statement (a hash anti-join on PostgreSQL, a materialised list on SQLite and MariaDB).
+    A correlated NOT EXISTS per room reads the same bookings once per room unless an index on
+    bookings.room_id exists, and the plain schema has none.
+    """
+    held = select(Booking.room_id).where(
+        Booking.property_id == property_id,
+        Booking.status.in_(HOLDING_STATUSES),
+        Booking.check_in < check_out,
+        Booking.check_out > check_in,
     )
-    return and_(Room.status == IN_SERVICE, ~overlapping)
+    # bookings.room_id is NOT NULL, so NOT IN has no NULL surprise here.
+    return and_(Room.status == IN_SERVICE, Room.id.not_in(held))
 
 
 class BookingRepository:
@@ -55,7 +58,7 @@ class BookingRepository:
         """
         free_per_type = (
             select(Room.room_type_id, func.count(Room.id).label("free"))
-            .where(Room.property_id == property_id, _room_is_free(check_in, check_out))
+            .where(Room.property_id == property_id, _room_is_free(property_id, check_in, check_out))
             .group_by(Room.room_type_id)
             .subquery("free_per_type")
         )
@@ -90,11 +93,14 @@ class BookingRepository:
         return await self.session.scalar(query)
 
     async def first_free_room(
-        self, room_type_id: int, *, check_in: dt.date, check_out: dt.date
+        self, room_type: RoomType, *, check_in: dt.date, check_out: dt.date
     ) -> int | None:
         query = (
             select(Room.id)
-            .where(Room.room_type_id == room_type_id, _room_is_free(check_in, check_out))
+            .where(
+                Room.room_type_id == room_type.id,
+                _room_is_free(room_type.property_id, check_in, check_out),
+            )
             .order_by(Room.id)
             .limit(1)
         )

@@ -141,7 +141,7 @@ class BookingService:
             )
         await GuestService(self.session).me(guest_id)
         room_id = await self.repository.first_free_room(
-            room_type.id, check_in=body.check_in, check_out=body.check_out
+            room_type, check_in=body.check_in, check_out=body.check_out
         )
         if room_id is None:
             raise ProblemError(409, f"no {room_type.code} room is free for these dates")
