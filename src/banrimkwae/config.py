@@ -45,6 +45,19 @@ class Settings(BaseSettings):
     secret_file: Path = Path(".banrimkwae-secret")
     token_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
 
+    # Monitoring (perf.metrics, perf.queries): aggregated in memory, flushed in batches.
+    metrics_flush_interval: float = Field(default=10.0, gt=0, le=3600)
+    metrics_buffer_size: int = Field(default=10_000, ge=100, le=10_000_000)
+    metrics_sample_rate: float = Field(default=0.01, ge=0, le=1)
+    slow_request_ms: float = Field(default=500.0, gt=0)
+    slow_query_ms: float = Field(default=100.0, gt=0)
+    n_plus_one_threshold: int = Field(default=10, ge=2)
+    n_plus_one_strict: bool = False
+    resource_sample_interval: float = Field(default=5.0, gt=0, le=3600)
+    metrics_raw_retention_days: int = Field(default=7, ge=1, le=3650)
+    metrics_rollup_retention_days: int = Field(default=90, ge=1, le=3650)
+    metrics_public: bool = False
+
     seed: int = 20261127
     partition_retention_months: int = Field(default=13, ge=1, le=120)
     partition_months_ahead: int = Field(default=3, ge=1, le=36)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from banrimkwae.config import Settings
 from banrimkwae.perf.db import Database
+from banrimkwae.perf.metrics.context import record_identity
 from banrimkwae.perf.problems import ProblemError
 from banrimkwae.resort.auth import Identity, TokenError, decode_token
 
@@ -53,9 +54,19 @@ def _identity(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("a bearer token is required")
     try:
-        return decode_token(credentials.credentials, settings.resolved_token_secret())
+        identity = decode_token(credentials.credentials, settings.resolved_token_secret())
     except TokenError as exc:
         raise _unauthorized(str(exc)) from None
+    if identity.role == "guest":
+        record_identity(user_id=identity.subject)
+    return identity
+
+
+async def authorize_staff(request: Request, settings: Settings) -> None:
+    """The platform's authorizer until API keys with roles exist: a staff bearer token."""
+    credentials = await _bearer(request)
+    if require_staff(_identity(settings, credentials)) is None:  # pragma: no cover
+        raise ProblemError(403, "staff token required")
 
 
 def current_guest_id(identity: Annotated[Identity, Depends(_identity)]) -> int:

@@ -1,0 +1,28 @@
+"""The platform's own configuration: plain values, so perf/ needs nothing from the app."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringConfig:
+    flush_interval: float = 10.0
+    buffer_size: int = 10_000
+    sample_rate: float = 0.01
+    slow_request_ms: float = 500.0
+    slow_query_ms: float = 100.0
+    n_plus_one_threshold: int = 10
+    n_plus_one_strict: bool = False
+    resource_sample_interval: float = 5.0
+    raw_retention_days: int = 7
+    rollup_retention_days: int = 90
+    # /metrics without a key (the admin issue adds keys; until then it is open).
+    metrics_public: bool = True
+    worker: str = field(default_factory=_worker_name)
