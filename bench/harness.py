@@ -106,28 +106,17 @@ def parse_variant(spec: str, *, workers: int = 1) -> Variant:
 
 
 def server_command(port: int, workers: int) -> list[str]:
-    """How the API is started: the one place to change to `banrimkwae serve` later."""
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "banrimkwae.app:create_app",
-        "--factory",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
+    """How the API is started: exactly as a user serves it."""
+    return [
+        str(Path(sys.executable).with_name("banrimkwae")),
+        "serve",
         "--host",
         LOOPBACK,
         "--port",
         str(port),
+        "--workers",
+        str(workers),
     ]
-    if workers > 1:
-        command += ["--workers", str(workers)]
-    return command
 
 
 def server_environment(database_url: str, token_secret: str, variant: Variant) -> dict[str, str]:
@@ -136,6 +125,7 @@ def server_environment(database_url: str, token_secret: str, variant: Variant) -
     env = {key: value for key, value in os.environ.items() if not key.startswith("BANRIMKWAE_")}
     env["BANRIMKWAE_DATABASE_URL"] = database_url
     env["BANRIMKWAE_TOKEN_SECRET"] = token_secret
+    env["BANRIMKWAE_LOG_LEVEL"] = "warning"
     env.update(variant.env)
     return env
 

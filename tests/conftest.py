@@ -105,7 +105,12 @@ async def migrated_url(dialect: str, scratch_databases: ScratchDatabases) -> str
 
 
 def make_settings(url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {"database_url": url, "token_secret": TEST_SECRET}
+    # Strict N+1 detection: a statement repeated per row fails the test that caused it.
+    values: dict[str, object] = {
+        "database_url": url,
+        "token_secret": TEST_SECRET,
+        "n_plus_one_strict": True,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -48,7 +48,11 @@ def served_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         await seed_database(url, "small", seed=7, progress=False)
 
     asyncio.run(prepare())
-    env = {"BANRIMKWAE_DATABASE_URL": url, "BANRIMKWAE_TOKEN_SECRET": TEST_SECRET}
+    env = {
+        "BANRIMKWAE_DATABASE_URL": url,
+        "BANRIMKWAE_TOKEN_SECRET": TEST_SECRET,
+        "BANRIMKWAE_N_PLUS_ONE_STRICT": "true",
+    }
     with running_server(env) as base_url:
         yield base_url
 
