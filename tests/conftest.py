@@ -124,8 +124,10 @@ def settings(migrated_url: str) -> Settings:
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the real app (lifespan included) over ASGI."""
     app = create_fastapi_app(settings)
+    # Served as in production: the platform (when on) wraps the app from the outside.
+    served = app.state.platform.wrap(app) if app.state.platform is not None else app
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=served)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
 

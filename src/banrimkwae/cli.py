@@ -162,14 +162,21 @@ def serve(
 
 
 def _serve(settings: Settings, *, host: str | None, port: int | None, workers: int | None) -> None:
+    import tempfile
+
     import uvicorn
 
+    worker_count = workers or settings.workers
+    if worker_count > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metrics snapshot here; any worker's /metrics merges them.
+        metrics_dir = tempfile.TemporaryDirectory(prefix="banrimkwae-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
     uvicorn.run(
         "banrimkwae.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers or settings.workers,
+        workers=worker_count,
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,

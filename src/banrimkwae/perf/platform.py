@@ -14,9 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from banrimkwae.perf.access import Authorizer
+from banrimkwae.perf.admin.router import performance_router
 from banrimkwae.perf.config import MonitoringConfig
 from banrimkwae.perf.db import Database
 from banrimkwae.perf.metrics.aggregator import RequestAggregator
+from banrimkwae.perf.metrics.middleware import MetricsMiddleware
+from banrimkwae.perf.metrics.prometheus import PrometheusExporter, metrics_router, multiprocess_dir
+from banrimkwae.perf.metrics.resources import ResourceSampler
+from banrimkwae.perf.metrics.store import MetricsFlusher, MetricsStore
+from banrimkwae.perf.queries import QueryTracker
 
 
 class Platform:
@@ -29,17 +35,52 @@ class Platform:
             sample_rate=config.sample_rate,
             slow_request_ms=config.slow_request_ms,
         )
+        self.resources = ResourceSampler(config.resource_sample_interval)
+        self.metrics_flusher = MetricsFlusher(
+            self.requests,
+            self.resources,
+            MetricsStore(
+                database.engine,
+                config.worker,
+                timeout=min(max(config.flush_interval, 5.0), 60.0),
+            ),
+            config,
+        )
+        # Query tracking: statement fingerprints, rollups, slow-query plans, N+1 flags.
+        self.queries = QueryTracker(config, database)
+        self.prometheus = PrometheusExporter(
+            self.requests,
+            pools={"primary": database.engine},
+            exchange_dir=multiprocess_dir(),
+            flush_failures=lambda: {
+                "requests": self.metrics_flusher.flush_failures,
+                "queries": self.queries.flush_failures,
+            },
+        )
         self.router = APIRouter()
+        self.router.include_router(
+            metrics_router(self.prometheus, authorize, public=config.metrics_public)
+        )
+        self.router.include_router(performance_router(self))
 
     def instrument(self, engine: AsyncEngine) -> None:
         """Track every statement `engine` runs for a request."""
+        self.queries.instrument(engine)
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """The platform's middlewares around `app`, outermost first."""
-        return app
+        return MetricsMiddleware(app, self.requests, finish_request=self.queries.finish_request)
 
     async def start(self) -> None:
         """Start the background work: flusher, resource sampler, plan capture."""
+        self.resources.start()
+        self.metrics_flusher.start()
+        # Query tracking: fingerprint rollup flusher and plan-capture worker.
+        self.queries.start()
 
     async def stop(self) -> None:
         """Stop the background work and flush what is left."""
+        await self.resources.stop()
+        await self.metrics_flusher.stop()
+        # Query tracking: capture queued plans, flush the last fingerprint window.
+        await self.queries.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,11 @@ from banrimkwae.perf.metrics.histogram import LatencyHistogram
 EndpointKey = tuple[str, str, int]
 UNMATCHED_ROUTE = "<unmatched>"
 LIVE_SECONDS = 60
+# Upper bounds (ms) of the cumulative duration buckets /metrics exposes: OpenTelemetry's
+# default boundaries for http.server.request.duration.
+DURATION_BOUNDS_MS = (
+    5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -77,6 +83,19 @@ class EndpointAggregate:
         self.response_bytes += other.response_bytes
 
 
+def _empty_buckets() -> list[int]:
+    return [0] * (len(DURATION_BOUNDS_MS) + 1)
+
+
+@dataclass(slots=True)
+class EndpointTotals:
+    """Since the process started, never swapped out: Prometheus counters are cumulative."""
+
+    # Requests per bound of DURATION_BOUNDS_MS (not cumulative), the last for larger ones.
+    buckets: list[int] = field(default_factory=_empty_buckets)
+    sum_ms: float = 0.0
+
+
 @dataclass(slots=True)
 class LiveSecond:
     """One second of this worker's traffic, for the real-time feed."""
@@ -113,6 +132,7 @@ class RequestAggregator:
 
     def __init__(self, *, buffer_size: int, sample_rate: float, slow_request_ms: float) -> None:
         self.window: dict[EndpointKey, EndpointAggregate] = {}
+        self.totals: dict[EndpointKey, EndpointTotals] = {}
         self.window_started = time.time()
         self.live: deque[LiveSecond] = deque(maxlen=LIVE_SECONDS)
         self.samples: deque[RawSample] = deque()
@@ -150,6 +170,11 @@ class RequestAggregator:
             request_bytes=request_bytes,
             response_bytes=response_bytes,
         )
+        totals = self.totals.get(key)
+        if totals is None:
+            totals = self.totals[key] = EndpointTotals()
+        totals.buckets[bisect_left(DURATION_BOUNDS_MS, duration_ms)] += 1
+        totals.sum_ms += duration_ms
         self._record_live(int(now), duration_ms, error)
         slow = duration_ms >= self.slow_request_ms
         sampled = False

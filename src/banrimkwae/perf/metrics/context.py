@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -22,6 +23,10 @@ class RequestStats:
     cache_layer: str | None = None
     user_id: int | None = None
     client_id: int | None = None
+    # The query tracker's record of this request (banrimkwae.perf.queries.RequestQueries):
+    # time and rows per fingerprint and slow statements, folded in under the route template
+    # by QueryTracker.finish_request when the request ends. None until a statement runs.
+    queries: Any = None
 
 
 _current: ContextVar[RequestStats | None] = ContextVar("banrimkwae_request_stats", default=None)

@@ -18,8 +18,8 @@ from sqlalchemy import (
     Boolean,
     Computed,
     Date,
+    Double,
     Enum,
-    Float,
     Index,
     Integer,
     MetaData,
@@ -310,12 +310,12 @@ class ApiMetricRollup(PlatformBase):
     status_class: Mapped[int] = mapped_column(SmallInteger)
     request_count: Mapped[int] = mapped_column(BigInteger)
     error_count: Mapped[int] = mapped_column(BigInteger)
-    total_time_ms: Mapped[float] = mapped_column(Float)
-    min_time_ms: Mapped[float] = mapped_column(Float)
-    max_time_ms: Mapped[float] = mapped_column(Float)
+    total_time_ms: Mapped[float] = mapped_column(Double)
+    min_time_ms: Mapped[float] = mapped_column(Double)
+    max_time_ms: Mapped[float] = mapped_column(Double)
     latency_histogram: Mapped[dict[str, int]] = mapped_column(JSON)
     db_queries: Mapped[int] = mapped_column(BigInteger)
-    db_time_ms: Mapped[float] = mapped_column(Float)
+    db_time_ms: Mapped[float] = mapped_column(Double)
     cache_hits: Mapped[int] = mapped_column(BigInteger)
     request_bytes: Mapped[int] = mapped_column(BigInteger)
     response_bytes: Mapped[int] = mapped_column(BigInteger)
@@ -340,8 +340,8 @@ class QueryFingerprintRollup(PlatformBase):
     table_names: Mapped[list[str]] = mapped_column(JSON)
     normalized_text: Mapped[str] = mapped_column(Text)
     execution_count: Mapped[int] = mapped_column(BigInteger)
-    total_time_ms: Mapped[float] = mapped_column(Float)
-    max_time_ms: Mapped[float] = mapped_column(Float)
+    total_time_ms: Mapped[float] = mapped_column(Double)
+    max_time_ms: Mapped[float] = mapped_column(Double)
     total_rows: Mapped[int] = mapped_column(BigInteger)
     # Requests in which this fingerprint ran more than the N+1 threshold.
     n_plus_one_requests: Mapped[int] = mapped_column(BigInteger)
@@ -357,5 +357,5 @@ class ProcessSample(PlatformBase):
     id: Mapped[int] = _id()
     sampled_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     worker: Mapped[str] = mapped_column(String(64))
-    rss_mb: Mapped[float] = mapped_column(Float)
-    cpu_percent: Mapped[float] = mapped_column(Float)
+    rss_mb: Mapped[float] = mapped_column(Double)
+    cpu_percent: Mapped[float] = mapped_column(Double)

@@ -1,0 +1,120 @@
+"""The outermost middleware: times every HTTP request and hands it to the aggregator.
+
+Pure ASGI: nothing but configuration is kept on the instance beyond a request-id counter;
+each request's state lives in the call. The request body is never read (its size is the
+Content-Length header) and the response is observed by wrapping `send`. The route template
+is read from the scope after the application returned: Starlette's router writes the matched
+route into the very scope dict it was given, so any middleware between here and the router
+must pass the scope on rather than a copy.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable
+from itertools import count
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from banrimkwae.perf.metrics.aggregator import UNMATCHED_ROUTE, RequestAggregator
+from banrimkwae.perf.metrics.context import RequestStats, begin_request, end_request
+
+REQUEST_ID_HEADER = b"x-request-id"
+CLIENT_ID_HEADER = b"x-client-id"
+# A caller's request id is echoed only when it is a plain token: it ends up in logs and rows.
+_sane_request_id = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,63}").fullmatch
+# Methods outside this set share one key, so odd methods cannot grow the aggregates.
+_KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+)
+# Client ids are BIGINT UNSIGNED; 18 digits always fit.
+_MAX_CLIENT_ID_DIGITS = 18
+
+
+# Called with the request's stats and route template once the request is over; must not raise.
+RequestFinished = Callable[[RequestStats, str], None]
+
+
+class MetricsMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        aggregator: RequestAggregator,
+        *,
+        finish_request: RequestFinished | None = None,
+    ) -> None:
+        self.app = app
+        self.aggregator = aggregator
+        # The query tracker's hook: statements are only attributed to a route at the end.
+        self.finish_request = finish_request
+        # Generated request ids: a random per-process prefix and a counter. Unique enough
+        # across workers, and far cheaper than uuid4, which reads the OS entropy source.
+        self._id_prefix = secrets.token_hex(4) + "-"
+        self._id_counter = count(1)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id: str | None = None
+        request_bytes = 0
+        client_id: int | None = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit():
+                    request_bytes = int(value)
+            elif name == REQUEST_ID_HEADER:
+                if _sane_request_id(value):
+                    request_id = value.decode("ascii")
+            elif (
+                name == CLIENT_ID_HEADER and value.isdigit() and len(value) <= _MAX_CLIENT_ID_DIGITS
+            ):
+                client_id = int(value)
+        if request_id is None:
+            request_id = f"{self._id_prefix}{next(self._id_counter):x}"
+        id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        stats = RequestStats(request_id, client_id=client_id)
+        # Until the application starts a response, a failure is what the server will send.
+        status = 500
+        response_bytes = 0
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status, response_bytes
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                # A new list: the application may reuse its own header list across responses.
+                message["headers"] = [*message.get("headers", ()), id_header]
+            elif message["type"] == "http.response.body":
+                response_bytes += len(message.get("body", b""))
+            await send(message)
+
+        aggregator = self.aggregator
+        aggregator.active_requests += 1
+        token = begin_request(stats)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, observed_send)
+        except Exception:
+            status = 500
+            raise
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000.0
+            end_request(token)
+            aggregator.active_requests -= 1
+            route = getattr(scope.get("route"), "path_format", None) or UNMATCHED_ROUTE
+            if self.finish_request is not None:
+                self.finish_request(stats, route)
+            method = scope["method"]
+            aggregator.record(
+                route,
+                method if method in _KNOWN_METHODS else "OTHER",
+                status,
+                duration_ms,
+                request_bytes,
+                response_bytes,
+                stats,
+                time.time(),
+            )
