@@ -67,6 +67,12 @@ def _stderr(message: str) -> None:
 BUILTIN_VARIANTS: dict[str, dict[str, str]] = {
     "naive": {"BANRIMKWAE_PLATFORM_ENABLED": "false"},
     "platform": {"BANRIMKWAE_PLATFORM_ENABLED": "true"},
+    # The peer: the naive app instrumented by prometheus-fastapi-instrumentator.
+    "instrumentator": {"BANRIMKWAE_PLATFORM_ENABLED": "false"},
+}
+# Variants served by another app factory than `banrimkwae serve`'s.
+BUILTIN_APPS: dict[str, str] = {
+    "instrumentator": "bench.peers.instrumentator:create_app",
 }
 
 
@@ -77,6 +83,8 @@ class Variant:
     name: str
     env: dict[str, str] = field(default_factory=dict)
     workers: int = 1
+    # An ASGI app factory ("module:function") served instead of `banrimkwae serve`'s app.
+    app: str | None = None
 
 
 def parse_variant(spec: str, *, workers: int = 1) -> Variant:
@@ -99,14 +107,35 @@ def parse_variant(spec: str, *, workers: int = 1) -> Variant:
         env[key if key.startswith("BANRIMKWAE_") else f"BANRIMKWAE_{key}"] = value.strip()
     if "BANRIMKWAE_WORKERS" in env:
         workers = int(env.pop("BANRIMKWAE_WORKERS"))
-    return Variant(name, env, workers)
+    return Variant(name, env, workers, BUILTIN_APPS.get(name))
 
 
 # --- the server ---------------------------------------------------------------------------
 
 
-def server_command(port: int, workers: int) -> list[str]:
-    """How the API is started: exactly as a user serves it."""
+def server_command(port: int, workers: int, app: str | None = None) -> list[str]:
+    """How the API is started: exactly as a user serves it, or a peer's app factory."""
+    if app is not None:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--factory",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
     return [
         str(Path(sys.executable).with_name("banrimkwae")),
         "serve",
@@ -153,7 +182,7 @@ def running_server(
         log.write(f"--- {dt.datetime.now().isoformat()} {variant.name} on {base_url}\n".encode())
         log.flush()
         process = subprocess.Popen(
-            server_command(port, variant.workers),
+            server_command(port, variant.workers, variant.app),
             env=server_environment(database_url, token_secret, variant),
             stdout=log,
             stderr=subprocess.STDOUT,

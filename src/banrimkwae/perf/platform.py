@@ -52,6 +52,7 @@ class Platform:
             self.requests,
             pools={"primary": database.engine},
             exchange_dir=multiprocess_dir(),
+            db_operations=self.queries.durations,
             flush_failures=lambda: {
                 "requests": self.metrics_flusher.flush_failures,
                 "queries": self.queries.flush_failures,

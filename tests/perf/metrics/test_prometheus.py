@@ -8,12 +8,16 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from sqlalchemy import event
 
 from banrimkwae import migrate
 from banrimkwae.app import create_fastapi_app
@@ -144,7 +148,10 @@ aggregator = RequestAggregator(buffer_size=10, sample_rate=0.0, slow_request_ms=
 for _ in range(int(sys.argv[2])):
     aggregator.record(sys.argv[3], "GET", 200, 20.0, 0, 0, RequestStats("r"), time.time())
 aggregator.active_requests = 2
-PrometheusExporter(aggregator, exchange_dir=sys.argv[1]).publish()
+exporter = PrometheusExporter(aggregator, exchange_dir=sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    exporter.db_operations.observe("SELECT", 4.0)
+exporter.publish()
 """
 
 
@@ -155,11 +162,18 @@ def test_any_worker_answers_the_totals_of_all_workers(tmp_path: Path) -> None:
     exporter = PrometheusExporter(aggregator, exchange_dir=tmp_path)
     _record(aggregator, [20.0, 20.0, 20.0])
     aggregator.active_requests = 1
+    exporter.db_operations.observe("SELECT", 0.5)
 
     samples = _samples(exporter.render())
     assert samples[_http("_count")] == 3 + 5
     assert samples[_http("_bucket", le="0.025")] == 8
     assert samples[_plain("http_server_active_requests")] == 1 + 2
+    select = {"db_operation_name": "SELECT"}
+    assert samples[_plain("db_client_operation_duration_seconds_count", **select)] == 1 + 5
+    assert samples[_plain("db_client_operation_duration_seconds_bucket", le="0.001", **select)] == 1
+    assert samples[_plain("db_client_operation_duration_seconds_sum", **select)] == pytest.approx(
+        0.0205
+    )
     assert len(list(tmp_path.glob("*.json"))) == 2
 
     # A worker that stopped: its requests still count, its active requests no longer do.
@@ -198,6 +212,46 @@ async def test_metrics_route_in_the_app_needs_a_viewer(tmp_path: Path) -> None:
     assert samples[used] == 0
     promtool_check(scraped.content)
     await fastapi_app.state.database.dispose()
+
+
+async def test_statement_durations_count_every_statement_requests_ran(migrated_url: str) -> None:
+    fastapi_app = create_fastapi_app(make_settings(migrated_url, metrics_public=True))
+    # Counted apart from the platform, by the statement's first word, as the driver got it.
+    executed: Counter[str] = Counter()
+
+    def count(*args: Any) -> None:
+        statement: str = args[2]
+        executed[statement.split(None, 1)[0].upper()] += 1
+
+    event.listen(fastapi_app.state.database.engine.sync_engine, "after_cursor_execute", count)
+    transport = httpx.ASGITransport(app=fastapi_app.state.platform.wrap(fastapi_app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        code = f"DB-{uuid.uuid4().hex[:8].upper()}"
+        created = await client.post(
+            "/api/v1/properties",
+            json={"code": code, "name": "Counted", "city": "Krabi", "country": "TH"},
+            headers=staff_headers(),
+        )
+        assert created.status_code == 201, created.text
+        for _ in range(3):
+            assert (await client.get("/api/v1/properties")).status_code == 200
+        property_id = created.json()["id"]
+        assert (await client.get(f"/api/v1/properties/{property_id}")).status_code == 200
+        assert (await client.delete(f"/api/v1/properties/{property_id}")).status_code == 401
+        scraped = await client.get("/metrics")
+    await fastapi_app.state.database.dispose()
+
+    samples = _samples(scraped.content)
+    assert executed["SELECT"] >= 4 and executed["INSERT"] >= 1
+    for operation in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+        labels = {"db_operation_name": operation}
+        count_key = _plain("db_client_operation_duration_seconds_count", **labels)
+        assert samples.get(count_key, 0) == executed[operation], operation
+        inf_key = _plain("db_client_operation_duration_seconds_bucket", le="+Inf", **labels)
+        assert samples.get(inf_key, 0) == executed[operation]
+    select_seconds = _plain("db_client_operation_duration_seconds_sum", db_operation_name="SELECT")
+    assert samples[select_seconds] > 0
+    promtool_check(scraped.content)
 
 
 async def test_metrics_public_needs_no_token(tmp_path: Path) -> None:

@@ -23,8 +23,14 @@ from banrimkwae.perf.metrics import (
     ResourceSampler,
     read_rollups,
 )
-from banrimkwae.perf.metrics.store import FlushBatch, as_utc, floor_time, next_tick
-from banrimkwae.perf.storage import ApiMetricRollup, ApiPerformanceMetric, ProcessSample
+from banrimkwae.perf.metrics.store import FlushBatch, next_tick
+from banrimkwae.perf.storage import (
+    ApiMetricRollup,
+    ApiPerformanceMetric,
+    ProcessSample,
+    QueryFingerprintRollup,
+)
+from banrimkwae.perf.storage.compaction import as_utc, floor_time
 from tests.conftest import ScratchDatabases
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
@@ -338,6 +344,62 @@ async def test_stop_flushes_what_is_left(engine: AsyncEngine) -> None:
 
     merged = await read_rollups(engine, started - dt.timedelta(minutes=1), FAR)
     assert merged[("/stop", "GET", 2)].count == 11
+
+
+async def test_float_totals_keep_every_digit(engine: AsyncEngine) -> None:
+    # Past a hundred million ms with fractions: every digit survives the DOUBLE columns.
+    total, minimum, largest = 123456789.123, 0.001, 98765432.125
+    path = "/precision/{id}"
+    store = MetricsStore(engine, "precise")
+    # The two older minutes share a ten-minute bucket, which compaction makes of them.
+    old, older = NOW - dt.timedelta(days=2, minutes=1), NOW - dt.timedelta(days=2, minutes=2)
+    for start in (NOW, old, older):
+        aggregate = _aggregate([1.0, 2.0])
+        aggregate.total_ms, aggregate.min_ms, aggregate.max_ms = total, minimum, largest
+        aggregate.db_time_ms = total
+        window = {(path, "GET", 2): aggregate}
+        await store.write(FlushBatch(start, window, [], [], None, None))
+    fingerprint = {
+        "bucket_seconds": 60,
+        "query_hash": "f" * 64,
+        "endpoint_path": path,
+        "query_type": "SELECT",
+        "table_names": ["rooms"],
+        "normalized_text": "SELECT 1",
+        "execution_count": 1,
+        "total_rows": 0,
+        "n_plus_one_requests": 0,
+        "worker": "precise",
+    }
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(QueryFingerprintRollup),
+            [
+                {**fingerprint, "bucket_start": start, "total_time_ms": spent, "max_time_ms": most}
+                for start, spent, most in ((NOW, total, total), (old, total, largest))
+            ]
+            + [{**fingerprint, "bucket_start": older, "total_time_ms": 0.5, "max_time_ms": 0.5}],
+        )
+
+    latest = (await read_rollups(engine, NOW, FAR))[(path, "GET", 2)]
+    assert (latest.total_ms, latest.min_ms, latest.max_ms) == (total, minimum, largest)
+    assert latest.db_time_ms == total
+    # Merged by compaction: the sums are those of the exact values.
+    await MetricsStore(engine, "compactor").compact(NOW)
+    compacted = (await read_rollups(engine, EPOCH, NOW, bucket_seconds=600))[(path, "GET", 2)]
+    assert (compacted.count, compacted.total_ms) == (4, total + total)
+    async with engine.connect() as connection:
+        stored = (
+            await connection.execute(
+                select(
+                    QueryFingerprintRollup.bucket_seconds,
+                    QueryFingerprintRollup.total_time_ms,
+                    QueryFingerprintRollup.max_time_ms,
+                ).where(QueryFingerprintRollup.endpoint_path == path)
+            )
+        ).all()
+    expected = [(60, total, total), (600, total + 0.5, largest)]
+    assert sorted(tuple(row) for row in stored) == expected
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,10 @@ async def test_concurrent_requests_each_count_their_own_statements(monitored: Bu
     (aggregate,) = app.tracker.window.aggregates.values()
     assert aggregate.count == sum(counts)
     assert aggregate.fingerprint.tables == ("qt_rooms",)
+    # What /metrics shows as db_client_operation_duration_seconds: buckets, then the sum.
+    ((operation, totals),) = app.tracker.durations.totals.items()
+    assert (operation, sum(totals[:-1])) == ("SELECT", sum(counts))
+    assert totals[-1] == pytest.approx(aggregate.total_ms)
 
 
 async def test_statements_outside_a_request_are_not_counted(monitored: Build) -> None:
@@ -51,6 +55,7 @@ async def test_statements_outside_a_request_are_not_counted(monitored: Build) ->
         await session.execute(select(QueryFingerprintRollup.id).limit(1))
 
     assert app.tracker.window.aggregates == {}
+    assert app.tracker.durations.totals == {}
 
 
 async def test_rollups_flush_per_fingerprint_and_endpoint(monitored: Build) -> None:

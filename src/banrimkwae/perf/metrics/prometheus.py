@@ -3,7 +3,8 @@
 Nothing here runs per request. The request aggregator keeps cumulative per-endpoint bucket
 counts (a bisect and two additions: under a microsecond per request on the development
 machines, against 3-5 us for a prometheus_client Histogram.observe and 6-9 us in its
-multiprocess mode); this module turns them into metric families when Prometheus scrapes.
+multiprocess mode), and the query tracker keeps the same per statement operation; this
+module turns them into metric families when Prometheus scrapes.
 
 Several workers (`serve --workers N`): when PROMETHEUS_MULTIPROC_DIR names a directory, each
 worker writes a snapshot of all its values there (a JSON file per process) every second and
@@ -22,7 +23,6 @@ import json
 import logging
 import os
 import time
-from bisect import bisect_left
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from banrimkwae.perf.access import Authorizer
 from banrimkwae.perf.metrics.aggregator import DURATION_BOUNDS_MS, RequestAggregator
 from banrimkwae.perf.problems import problem_responses
+from banrimkwae.perf.queries.aggregate import DB_DURATION_BOUNDS_MS, OperationDurations
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +52,6 @@ PUBLISH_INTERVAL = 1.0
 # A worker whose snapshot is older than this has stopped: its gauges no longer count.
 _STALE_AFTER = 5.0
 _SNAPSHOT_PREFIX = "banrimkwae-"
-
-# OpenTelemetry's default boundaries (seconds) for db.client.operation.duration.
-DB_DURATION_BOUNDS_MS = (1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0)
 
 LabelValues = tuple[str, ...]
 
@@ -118,22 +116,6 @@ POOL_OVERFLOW = _Family(
 _HISTOGRAMS = (HTTP_DURATION, DB_DURATION)
 _COUNTERS = (CACHE_REQUESTS, DROPPED, FLUSH_FAILURES)
 _GAUGES = (ACTIVE_REQUESTS, POOL_CONNECTIONS, POOL_MAX, POOL_IDLE_MAX, POOL_OVERFLOW)
-
-
-class OperationDurations:
-    """Cumulative database operation durations by operation name (SELECT, INSERT ...)."""
-
-    def __init__(self) -> None:
-        # Per operation: counts per bound of DB_DURATION_BOUNDS_MS, the last for larger ones,
-        # then the sum in milliseconds.
-        self.totals: dict[str, list[float]] = {}
-
-    def observe(self, operation: str, duration_ms: float) -> None:
-        totals = self.totals.get(operation)
-        if totals is None:
-            totals = self.totals[operation] = [0.0] * (len(DB_DURATION_BOUNDS_MS) + 2)
-        totals[bisect_left(DB_DURATION_BOUNDS_MS, duration_ms)] += 1
-        totals[-1] += duration_ms
 
 
 @dataclass(slots=True)
@@ -211,11 +193,10 @@ def _series_from_json(data: Mapping[str, Any]) -> dict[str, dict[LabelValues, fl
 class PrometheusExporter:
     """Renders this worker's (or all workers') measurements for a Prometheus scrape.
 
-    Sources the other parts of the platform plug in: `db_operations` is for the query tracker
-    to feed,
-    `cache_requests` returns cumulative (layer, result) -> count, `flush_failures` the
-    failures per rollup ("requests", "queries"). Pools are read from the engines at scrape
-    time.
+    Sources the other parts of the platform plug in: `db_operations`, the query tracker's
+    cumulative statement durations per operation; `cache_requests` returns cumulative
+    (layer, result) -> count, `flush_failures` the failures per rollup ("requests",
+    "queries"). Pools are read from the engines at scrape time.
     """
 
     def __init__(
@@ -225,12 +206,13 @@ class PrometheusExporter:
         pools: Mapping[str, AsyncEngine] | None = None,
         exchange_dir: str | os.PathLike[str] | None = None,
         publish_interval: float = PUBLISH_INTERVAL,
+        db_operations: OperationDurations | None = None,
         flush_failures: Callable[[], Mapping[str, int]] = dict,
         cache_requests: Callable[[], Mapping[tuple[str, str], int]] = dict,
     ) -> None:
         self.requests = requests
         self.pools = dict(pools or {})
-        self.db_operations = OperationDurations()
+        self.db_operations = OperationDurations() if db_operations is None else db_operations
         self.flush_failures = flush_failures
         self.cache_requests = cache_requests
         self.exchange_dir = Path(exchange_dir) if exchange_dir else None

@@ -11,12 +11,11 @@ with `flush_interval <= 60` a window never spans two minutes and its row's `buck
 the minute it belongs to. A longer interval, or a backlog carried over a store outage, is
 attributed to the minute its window started: counts stay exact, time placement is coarser.
 
-At most once a minute the same task compacts old rows (1-minute rows older than a day into
-10-minute rows, 10-minute rows older than a week into hourly rows) and deletes rows past
-retention; once a day it maintains the monthly partitions on PostgreSQL and MariaDB.
-Compaction is safe with several workers: the rows to merge are locked with FOR UPDATE SKIP
-LOCKED (SQLite: the write lock is taken first), deleted, and the merged rows inserted in
-the same transaction, so each source row is merged by exactly one worker, exactly once.
+At most once a minute the same task does the housekeeping of every monitoring table, the
+query tracker's included: it compacts both rollup tables (1-minute rows older than a day into
+10-minute rows, 10-minute rows older than a week into hourly rows; safe with several workers,
+see banrimkwae.perf.storage.compaction), deletes raw rows past the raw retention and rollups
+past theirs, and once a day maintains the monthly partitions on PostgreSQL and MariaDB.
 """
 
 from __future__ import annotations
@@ -27,12 +26,12 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Column, Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from banrimkwae.perf.config import MonitoringConfig
@@ -44,18 +43,26 @@ from banrimkwae.perf.metrics.aggregator import (
 )
 from banrimkwae.perf.metrics.histogram import LatencyHistogram
 from banrimkwae.perf.metrics.resources import ProcessSampleRow, ResourceSampler
-from banrimkwae.perf.storage import ApiMetricRollup, ApiPerformanceMetric, ProcessSample
+from banrimkwae.perf.storage import (
+    ApiMetricRollup,
+    ApiPerformanceMetric,
+    DatabaseQueryPerformance,
+    PlatformBase,
+    ProcessSample,
+    QueryFingerprintRollup,
+)
+from banrimkwae.perf.storage.compaction import (
+    COMPACTION_BATCH,
+    RollupTable,
+    RowValues,
+    compact_rollups,
+    floor_time,
+)
 from banrimkwae.perf.storage.partitions import maintain_partitions
 
 logger = logging.getLogger(__name__)
 
 ROLLUP_SECONDS = 60
-# (bucket of the rows merged, bucket they merge into, age from which they merge)
-COMPACTION_LEVELS = (
-    (60, 600, dt.timedelta(days=1)),
-    (600, 3600, dt.timedelta(days=7)),
-)
-COMPACTION_BATCH = 2000
 HOUSEKEEPING_EVERY = 60.0
 PARTITIONS_EVERY = 86400.0
 PARTITIONS_RETRY = 3600.0
@@ -138,62 +145,11 @@ class MetricsStore:
                 await connection.execute(insert(ProcessSample), processes)
 
     async def compact(self, now: dt.datetime, *, batch_size: int = COMPACTION_BATCH) -> int:
-        """Merge aged rows into coarser buckets; returns how many rows were merged away."""
+        """Merge aged rows of every rollup table; returns how many rows were merged away."""
         merged = 0
-        for source, target, age in COMPACTION_LEVELS:
-            # Whole target buckets only, so a bucket is not merged half now and half later.
-            cutoff = floor_time(now - age, target)
-            # Until a batch finds nothing: with SKIP LOCKED a short batch does not mean the end
-            # (MariaDB applies LIMIT before skipping the rows another worker holds).
-            while count := await self._compact_batch(source, target, cutoff, batch_size):
-                merged += count
+        for rollups in ROLLUP_TABLES:
+            merged += await compact_rollups(self.engine, rollups, now, batch_size=batch_size)
         return merged
-
-    async def _compact_batch(
-        self, source: int, target: int, cutoff: dt.datetime, limit: int
-    ) -> int:
-        query = (
-            select(ApiMetricRollup.id, *_ROLLUP_COLUMNS)
-            .where(
-                ApiMetricRollup.bucket_seconds == source,
-                ApiMetricRollup.bucket_start < cutoff,
-            )
-            .order_by(ApiMetricRollup.bucket_start, ApiMetricRollup.id)
-            .limit(limit)
-        )
-        if self.engine.dialect.name != "sqlite":
-            # Rows another worker is merging right now are left to it.
-            query = query.with_for_update(skip_locked=True)
-        async with self._transaction(merging=True) as connection:
-            rows = (await connection.execute(query)).all()
-            if not rows:
-                return 0
-            groups: dict[tuple[dt.datetime, str, str, int], EndpointAggregate] = {}
-            workers: dict[tuple[dt.datetime, str, str, int], set[str]] = {}
-            for row in rows:
-                values = row._mapping
-                start = floor_time(as_utc(values["bucket_start"]), target)
-                path, method = values["endpoint_path"], values["http_method"]
-                key = (start, path, method, values["status_class"])
-                aggregate = groups.get(key)
-                if aggregate is None:
-                    groups[key] = aggregate = EndpointAggregate()
-                    workers[key] = set()
-                aggregate.merge(aggregate_of(values))
-                workers[key].add(values["worker"])
-            await connection.execute(
-                delete(ApiMetricRollup).where(ApiMetricRollup.id.in_([row.id for row in rows]))
-            )
-            merged_rows = []
-            for (start, path, method, status_class), aggregate in groups.items():
-                # One worker's rows keep its name; rows of several become "*".
-                names = workers[(start, path, method, status_class)]
-                worker = next(iter(names)) if len(names) == 1 else "*"
-                merged = _rollup_values(start, (path, method, status_class), aggregate, worker)
-                merged["bucket_seconds"] = target
-                merged_rows.append(merged)
-            await connection.execute(insert(ApiMetricRollup), merged_rows)
-            return len(rows)
 
     async def expire(
         self, now: dt.datetime, *, raw_retention_days: int, rollup_retention_days: int
@@ -202,15 +158,11 @@ class MetricsStore:
         raw_cutoff = now - dt.timedelta(days=raw_retention_days)
         rollup_cutoff = now - dt.timedelta(days=rollup_retention_days)
         async with self._transaction() as connection:
-            await connection.execute(
-                delete(ApiPerformanceMetric).where(ApiPerformanceMetric.timestamp < raw_cutoff)
-            )
-            await connection.execute(
-                delete(ProcessSample).where(ProcessSample.sampled_at < raw_cutoff)
-            )
-            await connection.execute(
-                delete(ApiMetricRollup).where(ApiMetricRollup.bucket_start < rollup_cutoff)
-            )
+            for moment in RAW_TIMES:
+                await connection.execute(delete(moment.table).where(moment < raw_cutoff))
+            for rollups in ROLLUP_TABLES:
+                table = rollups.table
+                await connection.execute(delete(table).where(table.c.bucket_start < rollup_cutoff))
 
     async def maintain_partitions(self, now: dt.datetime, *, raw_retention_days: int) -> None:
         # Partitions are whole months: keep enough of them to cover the raw retention.
@@ -220,16 +172,9 @@ class MetricsStore:
         )
 
     @contextlib.asynccontextmanager
-    async def _transaction(self, *, merging: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         """A transaction committed on success and rolled back (by closing) on failure."""
         async with self.engine.connect() as connection:
-            if merging and self.engine.dialect.name == "sqlite":
-                # SQLite has one writer: take its lock before reading what will be merged.
-                await connection.exec_driver_sql("BEGIN IMMEDIATE")
-            elif merging:
-                # No gap locks (MariaDB's REPEATABLE READ takes them): compactions of several
-                # workers lock only the rows they merge, and cannot deadlock on their inserts.
-                await connection.execution_options(isolation_level="READ COMMITTED")
             yield connection
             await connection.commit()
 
@@ -360,19 +305,6 @@ def next_tick(now: float, interval: float) -> float:
     return tick
 
 
-def floor_time(moment: dt.datetime, seconds: int) -> dt.datetime:
-    """The start of the `seconds`-long bucket holding `moment`, in UTC."""
-    epoch = as_utc(moment).timestamp()
-    return dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.UTC)
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    # SQLite and MariaDB give naive datetimes back; everything is stored in UTC.
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
-
-
 def aggregate_of(values: Mapping[Any, Any]) -> EndpointAggregate:
     """An in-memory aggregate from one api_metric_rollups row."""
     return EndpointAggregate(
@@ -466,6 +398,53 @@ def _raw_values(
         "status_code": sample.status,
         "sample_rate": Decimal(f"{sample.sample_rate:.6f}"),
     }
+
+
+def _table(model: type[PlatformBase]) -> Table:
+    return PlatformBase.metadata.tables[model.__tablename__]
+
+
+def _merge_request_rows(rows: Sequence[RowValues]) -> dict[str, Any]:
+    aggregate = EndpointAggregate()
+    for values in rows:
+        aggregate.merge(aggregate_of(values))
+    first = rows[0]
+    key = (first["endpoint_path"], first["http_method"], int(first["status_class"]))
+    return _rollup_values(first["bucket_start"], key, aggregate, first["worker"])
+
+
+def _merge_query_rows(rows: Sequence[RowValues]) -> dict[str, Any]:
+    first = rows[0]
+    return {
+        "query_hash": first["query_hash"],
+        "endpoint_path": first["endpoint_path"],
+        # A fingerprint's hash is that of its text: one hash, one description.
+        "query_type": first["query_type"],
+        "table_names": first["table_names"],
+        "normalized_text": first["normalized_text"],
+        "execution_count": sum(int(values["execution_count"]) for values in rows),
+        "total_time_ms": math.fsum(float(values["total_time_ms"]) for values in rows),
+        "max_time_ms": max(float(values["max_time_ms"]) for values in rows),
+        "total_rows": sum(int(values["total_rows"]) for values in rows),
+        "n_plus_one_requests": sum(int(values["n_plus_one_requests"]) for values in rows),
+    }
+
+
+REQUEST_ROLLUPS = RollupTable(
+    _table(ApiMetricRollup), ("endpoint_path", "http_method", "status_class"), _merge_request_rows
+)
+QUERY_ROLLUPS = RollupTable(
+    _table(QueryFingerprintRollup), ("query_hash", "endpoint_path"), _merge_query_rows
+)
+ROLLUP_TABLES = (REQUEST_ROLLUPS, QUERY_ROLLUPS)
+# Raw rows by their time: deleted past the raw retention on every dialect. On PostgreSQL and
+# MariaDB the two partitioned ones also lose whole months to partition maintenance, which is
+# cheaper but coarser than the retention asks for.
+RAW_TIMES: tuple[Column[Any], ...] = (
+    _table(ApiPerformanceMetric).c.timestamp,
+    _table(DatabaseQueryPerformance).c.executed_at,
+    _table(ProcessSample).c.sampled_at,
+)
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,6 +1,6 @@
 """Query tracking: fingerprints, per-endpoint aggregates, slow-query plans, N+1 detection."""
 
-from banrimkwae.perf.queries.aggregate import QueryAggregate, QueryWindow
+from banrimkwae.perf.queries.aggregate import OperationDurations, QueryAggregate, QueryWindow
 from banrimkwae.perf.queries.capture import PlanCapture, SlowStatement
 from banrimkwae.perf.queries.fingerprint import Fingerprint, Fingerprinter, normalise
 from banrimkwae.perf.queries.nplusone import NPlusOneError, NPlusOneFlags
@@ -12,6 +12,7 @@ __all__ = [
     "Fingerprinter",
     "NPlusOneError",
     "NPlusOneFlags",
+    "OperationDurations",
     "PlanCapture",
     "QueryAggregate",
     "QueryTracker",

@@ -1,16 +1,19 @@
-"""Statement aggregates per (fingerprint, endpoint), kept in memory between flushes.
+"""Statement aggregates kept in memory: per (fingerprint, endpoint) between flushes, and
+cumulative durations per operation for Prometheus.
 
 The same `QueryAggregate` tallies one request's executions of a fingerprint and, once the
 request's route is known, is merged into the window. The flusher swaps the window out and
 writes one query_fingerprint_rollups row per key; a failed write is merged back, so the
-backlog is bounded by the number of keys, not by traffic. Everything runs on the event loop
-thread: no locks.
+backlog is bounded by the number of keys, not by traffic. `OperationDurations` is never
+swapped out: /metrics renders its cumulative bucket counts when it is scraped. Everything
+runs on the event loop thread: no locks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,8 @@ from banrimkwae.perf.queries.fingerprint import Fingerprint
 # (fingerprint hash, endpoint route template)
 QueryKey = tuple[str, str]
 BUCKET_SECONDS = 60
+# OpenTelemetry's default boundaries (seconds) for db.client.operation.duration, in ms.
+DB_DURATION_BOUNDS_MS = (1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0)
 
 
 @dataclass(slots=True)
@@ -84,6 +89,26 @@ class QueryWindow:
                 self.aggregates[key] = aggregate
             else:
                 self.dropped += aggregate.count
+
+
+class OperationDurations:
+    """Statement durations by operation (SELECT, INSERT, UPDATE, DELETE) since the start.
+
+    A bisect and two additions per statement, the way the request aggregator keeps its
+    per-endpoint totals: far cheaper than a prometheus_client Histogram.observe.
+    """
+
+    def __init__(self) -> None:
+        # Per operation: counts per bound of DB_DURATION_BOUNDS_MS (not cumulative), the
+        # last but one for larger durations, then the sum in milliseconds.
+        self.totals: dict[str, list[float]] = {}
+
+    def observe(self, operation: str, duration_ms: float) -> None:
+        totals = self.totals.get(operation)
+        if totals is None:
+            totals = self.totals[operation] = [0.0] * (len(DB_DURATION_BOUNDS_MS) + 2)
+        totals[bisect_left(DB_DURATION_BOUNDS_MS, duration_ms)] += 1
+        totals[-1] += duration_ms
 
 
 def rollup_rows(

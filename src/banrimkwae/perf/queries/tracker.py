@@ -8,6 +8,10 @@ known when the request ends, so the metrics middleware calls `finish_request(sta
 then: the tallies merge into the window, repeated fingerprints are flagged as N+1, and slow
 statements go to plan capture. In strict mode the statement that crosses the N+1 threshold
 raises `NPlusOneError` at once, where the loop that issued it is on the stack.
+
+Each SELECT, INSERT, UPDATE or DELETE run for a request also adds its duration to
+`durations`, the cumulative per-operation buckets /metrics exposes as
+db_client_operation_duration_seconds.
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from banrimkwae.perf.config import MonitoringConfig
 from banrimkwae.perf.db import Database
 from banrimkwae.perf.metrics.context import RequestStats, current_request_stats
-from banrimkwae.perf.queries.aggregate import QueryAggregate, QueryWindow, rollup_rows
+from banrimkwae.perf.queries.aggregate import (
+    OperationDurations,
+    QueryAggregate,
+    QueryWindow,
+    rollup_rows,
+)
 from banrimkwae.perf.queries.capture import PlanCapture, SlowStatement
 from banrimkwae.perf.queries.fingerprint import OTHER, Fingerprint, Fingerprinter
 from banrimkwae.perf.queries.nplusone import NPlusOneError, NPlusOneFlags, is_n_plus_one_candidate
@@ -54,6 +63,7 @@ class QueryTracker:
         self.store = store
         self.fingerprints = Fingerprinter()
         self.window = QueryWindow(max_keys=config.buffer_size)
+        self.durations = OperationDurations()
         self.plans = PlanCapture(store)
         self.n_plus_one = NPlusOneFlags()
         self.flush_failures = 0
@@ -70,6 +80,7 @@ class QueryTracker:
         self._instrumented.add(id(engine.sync_engine))
         dialect = engine.dialect.name
         fingerprint_of = self.fingerprints.of
+        observe = self.durations.observe
         record = self._record
 
         def before(
@@ -102,6 +113,7 @@ class QueryTracker:
             stats.query_time_ms += elapsed_ms
             fingerprint = fingerprint_of(statement, dialect)
             if fingerprint.query_type != OTHER:
+                observe(fingerprint.query_type, elapsed_ms)
                 record(stats, engine, fingerprint, statement, parameters, elapsed_ms, cursor)
 
         event.listen(engine.sync_engine, "before_cursor_execute", before)
