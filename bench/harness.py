@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
 import itertools
 import json
 import os
@@ -37,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from banrimkwae import migrate
 from banrimkwae.config import Settings
 from banrimkwae.resort.auth import issue_token
+from banrimkwae.seed import seed_database
 from bench.workloads import Request, RequestPlan, Workload, load_workload, write_lua_table
 
 LOOPBACK = "127.0.0.1"
@@ -316,10 +316,15 @@ def prepare_database(
     if scale not in SCALES:
         raise HarnessError(f"unknown scale {scale!r}: use one of {', '.join(SCALES)}")
     if spec == "sqlite":
-        return _prepare_sqlite(scale, data_seed, results_dir, reseed, log)
-    if spec == "postgresql":
-        return asyncio.run(_prepare_postgresql(scale, data_seed, reseed, log))
-    raise HarnessError(f"--database {spec!r}: use sqlite, postgresql or a database URL")
+        prepared = _prepare_sqlite(scale, data_seed, results_dir, reseed, log)
+    elif spec == "postgresql":
+        prepared = asyncio.run(_prepare_postgresql(scale, data_seed, reseed, log))
+    else:
+        raise HarnessError(f"--database {spec!r}: use sqlite, postgresql or a database URL")
+    if prepared.origin == "reused":
+        # A database seeded by an older revision gets the tables added since.
+        asyncio.run(migrate.upgrade(prepared.url))
+    return prepared
 
 
 def _prepare_sqlite(
@@ -395,18 +400,10 @@ async def _postgres_copy(template: str | None, name: str) -> None:
 
 
 async def _migrate_and_seed(url: str, scale: str, data_seed: int, log: Log) -> float:
-    try:
-        from banrimkwae.seed import seed_database
-    except ImportError:
-        raise HarnessError(
-            "banrimkwae.seed is missing: pass --database URL of a seeded database"
-        ) from None
     started = time.monotonic()
     log(f"migrating and seeding {scale} (seed {data_seed}) into {url} ...")
     await migrate.upgrade(url)
-    seeded = seed_database(url, scale, seed=data_seed, progress=False)
-    if inspect.isawaitable(seeded):
-        await seeded
+    await seed_database(url, scale, seed=data_seed, progress=False)
     return time.monotonic() - started
 
 

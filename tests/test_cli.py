@@ -56,3 +56,29 @@ def test_unreachable_database_is_a_one_line_error() -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: database error:")
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_db_partitions_and_current_on_sqlite(tmp_path: Path) -> None:
+    env = {"BANRIMKWAE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/p.db"}
+    assert run("migrate", **env).returncode == 0
+    current = run("db", "current", **env)
+    assert current.returncode == 0
+    assert current.stdout.strip() != "none"
+    partitions = run("db", "partitions", **env)
+    assert partitions.returncode == 0, partitions.stderr
+    assert "sqlite" in partitions.stdout.lower()
+    downgraded = run("db", "downgrade", "base", **env)
+    assert downgraded.returncode == 0
+    assert run("db", "current", **env).stdout.strip() == "none"
+
+
+def test_tokens_from_the_cli_open_the_api(tmp_path: Path) -> None:
+    env = {"BANRIMKWAE_TOKEN_SECRET": "cli-secret-0123456789-0123456789-xyz"}
+    token = run("token", "staff", **env)
+    assert token.returncode == 0
+    from banrimkwae.resort.auth import decode_token
+
+    identity = decode_token(token.stdout.strip(), env["BANRIMKWAE_TOKEN_SECRET"])
+    assert identity.role == "staff"
+    guest = run("token", "guest", "42", **env)
+    assert decode_token(guest.stdout.strip(), env["BANRIMKWAE_TOKEN_SECRET"]).subject == 42

@@ -15,7 +15,7 @@ from banrimkwae.perf.access import Authorizer, Role
 from banrimkwae.perf.config import MonitoringConfig
 from banrimkwae.perf.db import Database
 from banrimkwae.perf.platform import Platform
-from banrimkwae.perf.problems import Problem, install_problem_handlers
+from banrimkwae.perf.problems import Problem, install_problem_handlers, problem_responses
 from banrimkwae.resort.deps import authorize_staff
 from banrimkwae.resort.router import router as resort_router
 
@@ -66,6 +66,8 @@ def create_fastapi_app(settings: Settings, *, with_platform: bool | None = None)
         title="Banrimkwae Resort Management API",
         version=__version__,
         lifespan=lifespan,
+        # Any route may meet a busy or unreachable database: 503 with Retry-After.
+        responses=problem_responses(503),
     )
     app.state.settings = settings
     app.state.database = database

@@ -9,6 +9,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -127,8 +129,26 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
+    # The database could not serve the request now (locked, pool exhausted, unreachable):
+    # that is the server being busy, not a bug, so clients are told to retry.
+    if isinstance(exc, PoolTimeoutError):
+        detail = "no database connection became free in time; retry shortly"
+    else:
+        detail = "the database is busy or unavailable; retry shortly"
+    return problem_response(
+        503,
+        detail,
+        title="Database unavailable",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app`, validation included, an RFC 9457 problem document."""
     app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(OperationalError, _on_database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _on_database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
