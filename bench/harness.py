@@ -26,10 +26,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import httpx
+import psutil
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -166,6 +168,11 @@ def free_port() -> int:
         return port
 
 
+class RunningServer(NamedTuple):
+    url: str
+    pid: int
+
+
 @contextmanager
 def running_server(
     variant: Variant,
@@ -174,8 +181,8 @@ def running_server(
     log_path: Path,
     *,
     ready_timeout_s: float = 60.0,
-) -> Iterator[str]:
-    """Start the API for `variant`, wait until it answers, yield its base URL, stop it."""
+) -> Iterator[RunningServer]:
+    """Start the API for `variant`, wait until it answers, yield its URL and pid, stop it."""
     port = free_port()
     base_url = f"http://{LOOPBACK}:{port}"
     with log_path.open("ab") as log:
@@ -192,7 +199,7 @@ def running_server(
         )
     try:
         _wait_ready(process, base_url, log_path, ready_timeout_s)
-        yield base_url
+        yield RunningServer(base_url, process.pid)
     finally:
         _stop(process)
 
@@ -420,6 +427,8 @@ class WrkResult:
     socket_errors: dict[str, int]
     latency_ms: dict[str, float]
     statuses: dict[int, int]
+    # CPU seconds the server's processes used during the run (None when not measured).
+    server_cpu_s: float | None = None
 
     @property
     def rps(self) -> float:
@@ -551,6 +560,9 @@ class VariantSummary:
     non_2xx: int
     errors: int
     statuses: dict[int, int]
+    # Median server CPU time per request: steadier than req/s on a shared machine, and what
+    # an overhead (a middleware, instrumentation) adds to every request.
+    cpu_us_per_request: float | None = None
 
 
 @dataclass
@@ -596,6 +608,7 @@ class BenchReport:
                     non_2xx=sum(run.result.non_2xx for run in runs),
                     errors=sum(run.result.errors for run in runs),
                     statuses=dict(sorted(statuses.items())),
+                    cpu_us_per_request=_median_cpu_per_request(runs),
                 )
             )
         return summaries
@@ -717,12 +730,36 @@ def _measure(
     warm_requests, warm_file = lists.write(f"warm-up:{round_number}", directory)
     _, run_file = lists.write(str(round_number), directory)
     database_url = report.database.run_copy()
-    with running_server(variant, database_url, lists.tokens.secret, report.server_log) as base:
+    with running_server(variant, database_url, lists.tokens.secret, report.server_log) as server:
         if variant.name not in report.probes:
-            report.probes[variant.name] = probe(base, warm_requests, lists.tokens)
+            report.probes[variant.name] = probe(server.url, warm_requests, lists.tokens)
         if config.warmup_s:
-            _wrk(config, base, warm_file, config.warmup_s)
-        return _wrk(config, base, run_file, config.duration_s)
+            _wrk(config, server.url, warm_file, config.warmup_s)
+        cpu_before = server_cpu_seconds(server.pid)
+        result = _wrk(config, server.url, run_file, config.duration_s)
+        return replace(result, server_cpu_s=server_cpu_seconds(server.pid) - cpu_before)
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server process and its live workers."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _median_cpu_per_request(runs: Sequence[Any]) -> float | None:
+    per_request = [
+        run.result.server_cpu_s / run.result.requests * 1e6
+        for run in runs
+        if run.result.server_cpu_s is not None and run.result.requests
+    ]
+    return statistics.median(per_request) if per_request else None
 
 
 def _wrk(config: BenchConfig, base_url: str, request_file: Path, duration_s: int) -> WrkResult:

@@ -108,18 +108,24 @@ def render_markdown(report: BenchReport, command: str) -> str:
         f"wrk -t{config.threads} -c{config.connections}, {config.rounds} rounds of "
         f"{config.duration_s} s (warm-up {config.warmup_s} s), variants interleaved.",
         "",
-        f"| variant | req/s | vs {baseline} | p50 ms | p95 ms | p99 ms | non-2xx | socket errors "
-        "| req/s by round |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"| variant | req/s | vs {baseline} | server CPU µs/req | p50 ms | p95 ms | p99 ms "
+        "| non-2xx | socket errors | req/s by round |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for summary in summaries:
         latency = " | ".join(_number(summary.latency_ms[p], 1) for p in _PERCENTILES)
         by_round = ", ".join(_number(rps) for rps in summary.rps_by_round)
+        cpu = "n/a" if summary.cpu_us_per_request is None else _number(summary.cpu_us_per_request)
         lines.append(
             f"| {summary.variant.name} | {_number(summary.rps)} | {_number(summary.ratio, 2)} "
-            f"| {latency} | {summary.non_2xx:,} | {summary.errors:,} | {by_round} |"
+            f"| {cpu} | {latency} | {summary.non_2xx:,} | {summary.errors:,} | {by_round} |"
         )
-    lines += ["", "Medians over rounds; vs: the median of the per-round req/s ratios.", ""]
+    lines += [
+        "",
+        "Medians over rounds; vs: the median of the per-round req/s ratios; server CPU: the "
+        "server processes' user+system CPU during the measured run per request served.",
+        "",
+    ]
     lines += [f"- {s.variant.name} responses: {_statuses(s.statuses)}" for s in summaries]
     lines += ["", "Probe before warm-up (first requests of each kind, by status):", ""]
     names = list(report.probes)

@@ -75,8 +75,8 @@ def test_requests_to_a_missing_endpoint_count_as_non_2xx(
 
     secret = "bench-test-secret-long-enough-for-hs256"
     log = tmp_path / "server.log"
-    with running_server(parse_variant("naive"), seeded.url, secret, log) as base_url:
-        result = run_wrk(base_url, request_file, threads=1, connections=2, duration_s=1)
+    with running_server(parse_variant("naive"), seeded.url, secret, log) as server:
+        result = run_wrk(server.url, request_file, threads=1, connections=2, duration_s=1)
 
     assert result.statuses[200] > 0
     assert result.statuses[404] > 0

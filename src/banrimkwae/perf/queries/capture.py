@@ -60,12 +60,16 @@ class PlanCapture:
         batch_size: int = 50,
         plan_ttl: float = 300.0,
         explain_timeout: float = 5.0,
+        write_interval: float = 1.0,
     ) -> None:
         self.store = store
         self.capacity = capacity
         self.batch_size = batch_size
         self.plan_ttl = plan_ttl
         self.explain_timeout = explain_timeout
+        # At most one write a second: under load slow statements pile up into one batch
+        # instead of a transaction each (on SQLite every write takes the single write lock).
+        self.write_interval = write_interval
         self.queue: asyncio.Queue[SlowStatement] = asyncio.Queue(maxsize=capacity)
         self.dropped = 0
         self.explain_failures = 0
@@ -91,6 +95,7 @@ class PlanCapture:
                 # Never let one bad statement stop the worker for the life of the process.
                 self.explain_failures += len(batch)
                 log.exception("slow-query capture failed")
+            await asyncio.sleep(self.write_interval)
 
     async def capture_pending(self) -> None:
         """Explain and log everything queued now (the worker does this continuously)."""
