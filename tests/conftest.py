@@ -104,6 +104,14 @@ async def migrated_url(dialect: str, scratch_databases: ScratchDatabases) -> str
     return url
 
 
+@pytest.fixture(scope="module")
+async def module_database_url(dialect: str, scratch_databases: ScratchDatabases) -> str:
+    """A migrated database of `dialect` for one test module alone: rows it reads are its own."""
+    url = await scratch_databases.create(dialect)
+    await migrate.upgrade(url)
+    return url
+
+
 def make_settings(url: str, **overrides: object) -> Settings:
     # Strict N+1 detection: a statement repeated per row fails the test that caused it.
     values: dict[str, object] = {

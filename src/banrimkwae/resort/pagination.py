@@ -10,7 +10,8 @@ from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
-from starlette.datastructures import URL
+
+from banrimkwae.perf.responses import relative_link
 
 T = TypeVar("T")
 
@@ -57,19 +58,14 @@ def page_of(rows: Sequence[T], request: Request, params: PageParams) -> Page[T]:
     has_next = len(rows) > params.limit
     data = list(rows[: params.limit])
     url = request.url
-    next_link = _relative(url.include_query_params(offset=params.offset + params.limit))
-    prev_link = _relative(url.include_query_params(offset=max(params.offset - params.limit, 0)))
+    next_link = relative_link(url.include_query_params(offset=params.offset + params.limit))
+    prev_link = relative_link(url.include_query_params(offset=max(params.offset - params.limit, 0)))
     return Page[T](
         data=data,
         links=Links(
-            self=_relative(url),
+            self=relative_link(url),
             next=next_link if has_next else None,
             prev=prev_link if params.offset > 0 else None,
         ),
         meta=Meta(limit=params.limit, offset=params.offset, count=len(data)),
     )
-
-
-def _relative(url: URL) -> str:
-    # Relative links: the same bytes whatever host name the client used.
-    return f"{url.path}?{url.query}" if url.query else url.path

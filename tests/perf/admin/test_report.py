@@ -17,7 +17,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, insert
 
-from banrimkwae import migrate
 from banrimkwae.app import create_fastapi_app
 from banrimkwae.perf.metrics import LatencyHistogram
 from banrimkwae.perf.storage import (
@@ -26,7 +25,7 @@ from banrimkwae.perf.storage import (
     PerformanceRecommendation,
     QueryFingerprintRollup,
 )
-from tests.conftest import ScratchDatabases, guest_headers, make_settings, staff_headers
+from tests.conftest import guest_headers, make_settings, staff_headers
 
 BASE = "/api/admin/performance"
 ROOMS = "/api/v1/rooms/{room_id}"
@@ -35,10 +34,8 @@ MINUTE = 60
 
 
 @pytest.fixture(scope="module")
-async def report_app(dialect: str, scratch_databases: ScratchDatabases) -> AsyncIterator[FastAPI]:
-    url = await scratch_databases.create(dialect)
-    await migrate.upgrade(url)
-    app = create_fastapi_app(make_settings(url))
+async def report_app(module_database_url: str) -> AsyncIterator[FastAPI]:
+    app = create_fastapi_app(make_settings(module_database_url))
     yield app
     await app.state.database.dispose()
 

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from banrimkwae import migrate
 from banrimkwae.app import create_fastapi_app
 from banrimkwae.perf.config import MonitoringConfig
 from banrimkwae.perf.db import create_engine_for_url
@@ -27,26 +26,20 @@ from banrimkwae.perf.metrics import (
 )
 from banrimkwae.perf.platform import Platform
 from banrimkwae.perf.storage import ApiPerformanceMetric, ProcessSample
-from tests.conftest import ScratchDatabases, guest_headers, make_settings, staff_headers
+from tests.conftest import guest_headers, make_settings, staff_headers
 
 PROPERTY = "/api/v1/properties/{property_id}"
 PROPERTIES = "/api/v1/properties"
 MY_BOOKINGS = "/api/v1/guests/me/activity-bookings"
 
 
-@pytest.fixture(scope="module")
-async def metrics_url(dialect: str, scratch_databases: ScratchDatabases) -> str:
-    """A database of its own, so the rollups read back are exactly this module's."""
-    url = await scratch_databases.create(dialect)
-    await migrate.upgrade(url)
-    return url
-
-
 @pytest.fixture
-async def platform_app(metrics_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Platform]]:
+async def platform_app(
+    module_database_url: str,
+) -> AsyncIterator[tuple[httpx.AsyncClient, Platform]]:
     """The app as served (wrapped), every request sampled; flushes are called by the test."""
     app = create_fastapi_app(
-        make_settings(metrics_url, metrics_flush_interval=3600, metrics_sample_rate=1.0)
+        make_settings(module_database_url, metrics_flush_interval=3600, metrics_sample_rate=1.0)
     )
     platform: Platform = app.state.platform
     transport = httpx.ASGITransport(app=platform.wrap(app))
@@ -123,12 +116,12 @@ async def test_counts_and_sizes_reach_the_rollups_exactly(
 
 
 async def test_percentiles_of_a_known_load_survive_flushes_and_workers(
-    metrics_url: str,
+    module_database_url: str,
 ) -> None:
     route = "/synthetic/{item_id}"
     rng = random.Random(20261127)
     durations = [rng.lognormvariate(3.5, 0.8) for _ in range(3000)]
-    engine = create_engine_for_url(metrics_url)
+    engine = create_engine_for_url(module_database_url)
     started = dt.datetime.now(dt.UTC)
     try:
         # Two workers, three flushes each: the reader merges six rows per key.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -36,20 +35,6 @@ from tests.conftest import ScratchDatabases
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 FAR = dt.datetime(2037, 1, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-async def store_url(dialect: str, scratch_databases: ScratchDatabases) -> str:
-    url = await scratch_databases.create(dialect)
-    await migrate.upgrade(url)
-    return url
-
-
-@pytest.fixture
-async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine_for_url(store_url)
-    yield engine
-    await engine.dispose()
 
 
 def _aggregate(durations: list[float], *, errors: int = 0) -> EndpointAggregate:
@@ -224,12 +209,12 @@ async def test_compaction_leaves_rows_another_transaction_holds(
 
 
 async def test_two_racing_compactions_count_everything_once(
-    engine: AsyncEngine, dialect: str, store_url: str
+    engine: AsyncEngine, dialect: str, module_database_url: str
 ) -> None:
     path = "/race/{id}"
     await _seed_history(engine, path, workers=3)
     before = _only(await read_rollups(engine, EPOCH, FAR), path)
-    second_engine = create_engine_for_url(store_url)
+    second_engine = create_engine_for_url(module_database_url)
     try:
         merged = await asyncio.gather(
             MetricsStore(engine, "first").compact(NOW, batch_size=25),

@@ -5,21 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from banrimkwae import migrate
 from banrimkwae.perf.db import create_engine_for_url
 from banrimkwae.perf.metrics import MetricsStore
 from banrimkwae.perf.queries import Fingerprint, QueryAggregate, normalise
 from banrimkwae.perf.queries.aggregate import rollup_rows
 from banrimkwae.perf.storage import DatabaseQueryPerformance, QueryFingerprintRollup
 from banrimkwae.perf.storage.compaction import ANY_WORKER, as_utc
-from tests.conftest import ScratchDatabases
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 ROLLUPS = QueryFingerprintRollup.__table__
@@ -28,20 +24,6 @@ SEARCH = normalise("SELECT id FROM qt_bookings WHERE guest = 'x' AND nights > 3"
 
 # Per fingerprint: executions, total ms, max ms, rows, N+1 requests, and its description.
 Totals = tuple[int, float, float, int, int, tuple[str, tuple[str, ...], str]]
-
-
-@pytest.fixture(scope="module")
-async def store_url(dialect: str, scratch_databases: ScratchDatabases) -> str:
-    url = await scratch_databases.create(dialect)
-    await migrate.upgrade(url)
-    return url
-
-
-@pytest.fixture
-async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine_for_url(store_url)
-    yield engine
-    await engine.dispose()
 
 
 def _aggregate(fingerprint: Fingerprint, count: int, step_ms: float) -> QueryAggregate:
@@ -127,12 +109,12 @@ async def test_compaction_merges_query_rollups_keeping_every_total(engine: Async
 
 
 async def test_racing_compactions_count_each_statement_once(
-    engine: AsyncEngine, store_url: str
+    engine: AsyncEngine, module_database_url: str
 ) -> None:
     endpoint = "/raced/{id}"
     await _seed_history(engine, endpoint, workers=3)
     before = await _totals(engine, endpoint)
-    second_engine = create_engine_for_url(store_url)
+    second_engine = create_engine_for_url(module_database_url)
     try:
         merged = await asyncio.gather(
             MetricsStore(engine, "first").compact(NOW, batch_size=25),

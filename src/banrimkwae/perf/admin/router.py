@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.datastructures import URL
 from starlette.responses import StreamingResponse
 
 from banrimkwae.perf.admin.report import (
@@ -42,6 +41,7 @@ from banrimkwae.perf.admin.schemas import (
     QueryStats,
 )
 from banrimkwae.perf.problems import ProblemError, problem_responses
+from banrimkwae.perf.responses import relative_link
 
 if TYPE_CHECKING:
     from banrimkwae.perf.platform import Platform
@@ -111,20 +111,18 @@ def _page(items: Sequence[T], request: Request, limit: int, offset: int) -> Page
     return Page[T](
         data=data,
         links=Links(
-            self=_relative(url),
-            next=_relative(url.include_query_params(offset=offset + limit)) if has_next else None,
+            self=relative_link(url),
+            next=relative_link(url.include_query_params(offset=offset + limit))
+            if has_next
+            else None,
             prev=(
-                _relative(url.include_query_params(offset=max(offset - limit, 0)))
+                relative_link(url.include_query_params(offset=max(offset - limit, 0)))
                 if offset > 0
                 else None
             ),
         ),
         meta=Meta(limit=limit, offset=offset, count=len(data), total=len(items)),
     )
-
-
-def _relative(url: URL) -> str:
-    return f"{url.path}?{url.query}" if url.query else url.path
 
 
 def performance_router(platform: Platform) -> APIRouter:
