@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     insert,
     select,
     text,
@@ -125,6 +126,20 @@ def build_app(database: Database) -> FastAPI:
                 await session.execute(select(rooms.c.name).where(rooms.c.id == room_id))
                 await asyncio.sleep(0)
         return {"statements": count}
+
+    @app.post("/rooms/renames")
+    async def rename_rooms() -> dict[str, int]:
+        # The three ways a statement reaches the driver: with parameters, with a list of
+        # parameter sets (executemany), and with none at all.
+        async with database.engine.connect() as connection:
+            await connection.execute(select(rooms.c.id).where(rooms.c.id == 1))
+            await connection.execute(
+                update(rooms).where(rooms.c.id == bindparam("room")).values(name=bindparam("to")),
+                [{"room": 1, "to": "Room 1"}, {"room": 2, "to": "Room 2"}],
+            )
+            await connection.exec_driver_sql("SELECT COUNT(*) FROM qt_rooms")
+            await connection.rollback()
+        return {"statements": 3}
 
     @app.get("/bookings/secret")
     async def secret_bookings() -> dict[str, int]:

@@ -49,6 +49,21 @@ async def test_concurrent_requests_each_count_their_own_statements(monitored: Bu
     assert totals[-1] == pytest.approx(aggregate.total_ms)
 
 
+async def test_statements_with_many_or_no_parameter_sets_are_counted_too(
+    monitored: Build,
+) -> None:
+    app = await monitored()
+
+    assert (await app.client.post("/rooms/renames")).status_code == 200
+
+    _route, stats = app.app.finished["/rooms/renames"]
+    assert stats.query_count == 3
+    kinds = sorted(
+        aggregate.fingerprint.query_type for aggregate in app.tracker.window.aggregates.values()
+    )
+    assert kinds == ["SELECT", "SELECT", "UPDATE"]
+
+
 async def test_statements_outside_a_request_are_not_counted(monitored: Build) -> None:
     app = await monitored()
     async with app.database.sessions() as session:

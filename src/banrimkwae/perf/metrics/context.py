@@ -27,6 +27,13 @@ class RequestStats:
     # time and rows per fingerprint and slow statements, folded in under the route template
     # by QueryTracker.finish_request when the request ends. None until a statement runs.
     queries: Any = None
+    # The response cache's invalidation inputs: tables read and written (the query tracker,
+    # from statement fingerprints), and scopes and tags the application declared
+    # (banrimkwae.perf.cache.invalidation). None until something is recorded.
+    tables_read: set[str] | None = None
+    tables_written: set[str] | None = None
+    cache_scopes: list[str] | None = None
+    cache_tags: set[str] | None = None
 
 
 _current: ContextVar[RequestStats | None] = ContextVar("banrimkwae_request_stats", default=None)
