@@ -78,7 +78,7 @@ async def test_rooms_belong_to_their_property(
     page = await client.get(f"/api/v1/properties/{first['id']}/rooms", params={"limit": 2})
     body = page.json()
     assert [room["number"] for room in body["data"]] == ["101", "102"]
-    assert body["meta"] == {"limit": 2, "offset": 0, "count": 2}
+    assert body["meta"] == {"limit": 2, "count": 2}
     assert body["links"]["next"] is not None
     rest = await client.get(body["links"]["next"])
     assert [room["number"] for room in rest.json()["data"]] == ["103"]
@@ -95,12 +95,12 @@ async def test_writes_need_a_staff_token(client: httpx.AsyncClient) -> None:
 
 
 async def test_validation_errors_are_problem_documents(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/properties", params={"limit": 0})
+    response = await client.get("/api/v1/properties", params={"country": "thailand"})
     assert response.status_code == 422
     body = response.json()
     assert response.headers["content-type"] == "application/problem+json"
     assert body["status"] == 422
-    assert body["errors"][0]["location"] == "query.limit"
+    assert body["errors"][0]["location"] == "query.country"
 
 
 async def test_deleting_a_property_removes_its_catalogue(

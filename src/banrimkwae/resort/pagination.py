@@ -1,71 +1,71 @@
-"""The list envelope `{"data", "links", "meta"}` every list endpoint answers with.
+"""How the resort's lists page: keyset cursors signed with the app's secret, sparse fields,
+includes. The machinery is banrimkwae.perf.responses; this module feeds it the resort's
+models and its token secret (perf never imports the resort).
 
-Offset pagination for now; keyset cursors replace it without changing the envelope.
+Every resort list is keyset-paged; offset paging is left to the platform's admin lists,
+which are small and built in memory (see docs/responses.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Request
 from pydantic import BaseModel
+from sqlalchemy.orm import ColumnProperty
 
-from banrimkwae.perf.responses import relative_link
+from banrimkwae.config import Settings
+from banrimkwae.perf.responses.cursors import CursorCodec, derive_cursor_key
+from banrimkwae.perf.responses.expansion import Relation
+from banrimkwae.perf.responses.fields import FieldSet
+from banrimkwae.perf.responses.keyset import Ordering
+from banrimkwae.perf.responses.listing import ListSpec, PageRequest, Slice
+from banrimkwae.perf.responses.pagination import Links, Meta, Page
 
-T = TypeVar("T")
+# Every model, so that the mappers can be configured when a list reads its relations.
+from banrimkwae.resort import models as _models  # noqa: F401
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
-MAX_OFFSET = 10_000
-
-
-class Links(BaseModel):
-    self: str
-    next: str | None = None
-    prev: str | None = None
-
-
-class Meta(BaseModel):
-    limit: int
-    offset: int
-    count: int
+# Derived once per secret: an HMAC per request is cheap, a fresh derivation is not needed.
+_codecs: dict[str, CursorCodec] = {}
 
 
-class Page(BaseModel, Generic[T]):
-    data: list[T]
-    links: Links
-    meta: Meta
+def cursor_codec(request: Request) -> CursorCodec:
+    settings: Settings = request.app.state.settings
+    secret = settings.resolved_token_secret()
+    codec = _codecs.get(secret)
+    if codec is None:
+        codec = _codecs[secret] = CursorCodec(derive_cursor_key(secret))
+    return codec
 
 
-class PageParams(BaseModel):
-    limit: int
-    offset: int
+def fieldset(resource: str, out: type[BaseModel], model: Any = None) -> FieldSet:
+    """The fields of `out`; those that are mapped columns of `model` are read through SQL."""
+    columns: dict[str, Any] = {}
+    if model is not None:
+        for name in out.model_fields:
+            attribute = getattr(model, name, None)
+            if attribute is not None and isinstance(
+                getattr(attribute, "property", None), ColumnProperty
+            ):
+                columns[name] = attribute
+    return FieldSet(resource, out, columns)
 
 
-def _page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
-) -> PageParams:
-    return PageParams(limit=limit, offset=offset)
+def list_spec(
+    ordering: Ordering, fields: FieldSet, relations: Mapping[str, Relation] | None = None
+) -> ListSpec:
+    return ListSpec(ordering, fields, cursor_codec, dict(relations or {}))
 
 
-Paging = Annotated[PageParams, Depends(_page_params)]
-
-
-def page_of(rows: Sequence[T], request: Request, params: PageParams) -> Page[T]:
-    """Build the envelope from up to `limit + 1` rows (the extra row says a next page exists)."""
-    has_next = len(rows) > params.limit
-    data = list(rows[: params.limit])
-    url = request.url
-    next_link = relative_link(url.include_query_params(offset=params.offset + params.limit))
-    prev_link = relative_link(url.include_query_params(offset=max(params.offset - params.limit, 0)))
-    return Page[T](
-        data=data,
-        links=Links(
-            self=relative_link(url),
-            next=next_link if has_next else None,
-            prev=prev_link if params.offset > 0 else None,
-        ),
-        meta=Meta(limit=params.limit, offset=params.offset, count=len(data)),
-    )
+__all__ = [
+    "Links",
+    "ListSpec",
+    "Meta",
+    "Page",
+    "PageRequest",
+    "Slice",
+    "cursor_codec",
+    "fieldset",
+    "list_spec",
+]

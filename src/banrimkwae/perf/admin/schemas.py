@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-T = TypeVar("T")
+# The list envelope is the one every list of the project answers.
+from banrimkwae.perf.responses.pagination import Links, Meta, Page
 
 
 class Summary(BaseModel):
@@ -132,22 +133,19 @@ class PerformanceReport(BaseModel):
     recommendations: list[Recommendation] = Field(description="Pending, most urgent first.")
 
 
-class Links(BaseModel):
-    self: str
-    next: str | None = None
-    prev: str | None = None
-
-
-class Meta(BaseModel):
-    limit: int
-    offset: int
-    count: int
-    total: int
-
-
-class Page(BaseModel, Generic[T]):
-    """The project's list envelope: data, links (relative), meta."""
-
-    data: list[T]
-    links: Links
-    meta: Meta
+__all__ = [
+    "CachePerformance",
+    "DatabasePerformance",
+    "EndpointCache",
+    "EndpointStats",
+    "Links",
+    "Meta",
+    "Page",
+    "PerformanceReport",
+    "QueryPlan",
+    "QueryStats",
+    "Recommendation",
+    "ResponseTimePoint",
+    "Summary",
+    "VolumePoint",
+]

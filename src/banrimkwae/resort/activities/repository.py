@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Integer, Row, Select, and_, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from banrimkwae.resort.activities.models import Activity, ActivityBooking, ActivitySession
+from banrimkwae.resort.pagination import PageRequest, Slice
 
 BOOKED = "booked"
 CANCELLED = "cancelled"
@@ -78,18 +78,12 @@ class ActivityRepository:
         self.session = session
 
     async def list_activities(
-        self, property_id: int, *, limit: int, offset: int, category: str | None
-    ) -> Sequence[Activity]:
-        query = (
-            select(Activity)
-            .where(Activity.property_id == property_id)
-            .order_by(Activity.name, Activity.id)
-            .limit(limit)
-            .offset(offset)
-        )
+        self, property_id: int, page: PageRequest, *, category: str | None
+    ) -> Slice[Activity]:
+        query = select(Activity).where(Activity.property_id == property_id)
         if category is not None:
             query = query.where(Activity.category == category)
-        return (await self.session.scalars(query)).all()
+        return await page.fetch(self.session, query)
 
     async def get_activity(self, activity_id: int) -> Activity | None:
         return await self.session.get(Activity, activity_id)
@@ -128,23 +122,16 @@ class ActivityRepository:
         starts_from: dt.datetime,
         starts_before: dt.datetime,
         available_only: bool,
-        limit: int,
-        offset: int,
-    ) -> Sequence[SessionAvailability]:
-        query = (
-            _availability()
-            .where(
-                ActivitySession.activity_id == activity_id,
-                ActivitySession.starts_at >= starts_from,
-                ActivitySession.starts_at < starts_before,
-            )
-            .order_by(ActivitySession.starts_at, ActivitySession.id)
-            .limit(limit)
-            .offset(offset)
+        page: PageRequest,
+    ) -> Slice[SessionAvailability]:
+        query = _availability().where(
+            ActivitySession.activity_id == activity_id,
+            ActivitySession.starts_at >= starts_from,
+            ActivitySession.starts_at < starts_before,
         )
         if available_only:
             query = query.having(ActivitySession.capacity - _booked_participants() > 0)
-        return (await self.session.execute(query)).all()
+        return await page.fetch(self.session, query, entity=False)
 
     async def session_availability(self, session_id: int) -> SessionAvailability | None:
         query = _availability().where(ActivitySession.id == session_id)
@@ -196,14 +183,6 @@ class ActivityRepository:
         query = _booking_view().where(ActivityBooking.id == booking_id)
         return (await self.session.execute(query)).one_or_none()
 
-    async def list_guest_bookings(
-        self, guest_id: int, *, limit: int, offset: int
-    ) -> Sequence[BookingView]:
-        query = (
-            _booking_view()
-            .where(ActivityBooking.guest_id == guest_id)
-            .order_by(ActivityBooking.created_at.desc(), ActivityBooking.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return (await self.session.execute(query)).all()
+    async def list_guest_bookings(self, guest_id: int, page: PageRequest) -> Slice[BookingView]:
+        query = _booking_view().where(ActivityBooking.guest_id == guest_id)
+        return await page.fetch(self.session, query, entity=False)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
 
 from banrimkwae.perf.problems import problem_responses
+from banrimkwae.perf.responses.expansion import Relation
+from banrimkwae.perf.responses.keyset import Ordering, asc, desc
+from banrimkwae.resort.activities.models import Activity, ActivityBooking, ActivitySession
 from banrimkwae.resort.activities.schemas import (
+    ACTIVITY_BOOKING_FIELDS,
+    ACTIVITY_FIELDS,
+    SESSION_FIELDS,
     ActivityBookingIn,
     ActivityBookingOut,
     ActivityIn,
@@ -20,33 +26,54 @@ from banrimkwae.resort.activities.schemas import (
 from banrimkwae.resort.activities.service import ActivityService
 from banrimkwae.resort.deps import GuestId, Session, Staff
 from banrimkwae.resort.ids import PathId
-from banrimkwae.resort.pagination import Page, Paging, page_of
+from banrimkwae.resort.pagination import PageRequest, list_spec
+from banrimkwae.resort.properties.schemas import PROPERTY_FIELDS
 
 router = APIRouter(prefix="/api/v1", tags=["activities"])
 
 READ = problem_responses(404, 422)
+LIST = problem_responses(400, 404, 422)
 WRITE = problem_responses(401, 403, 404, 409, 422)
 # Activities carry no unique constraint: writing one cannot conflict.
 EDIT = problem_responses(401, 403, 404, 422)
-GUEST_LIST = problem_responses(401, 403, 422)
+GUEST_LIST = problem_responses(400, 401, 403, 422)
 
 Category = Annotated[str | None, Query(min_length=1, max_length=40)]
 
+ACTIVITIES = list_spec(
+    Ordering("activities", asc("name", Activity.name), asc("id", Activity.id)),
+    ACTIVITY_FIELDS,
+    {"property": Relation(Activity.property, PROPERTY_FIELDS)},
+)
+SESSIONS = list_spec(
+    Ordering(
+        "sessions", asc("starts_at", ActivitySession.starts_at), asc("id", ActivitySession.id)
+    ),
+    SESSION_FIELDS,
+)
+MY_ACTIVITY_BOOKINGS = list_spec(
+    Ordering(
+        "my-activity-bookings",
+        desc("created_at", ActivityBooking.created_at),
+        desc("id", ActivityBooking.id),
+    ),
+    ACTIVITY_BOOKING_FIELDS,
+)
+
 
 @router.get(
-    "/properties/{property_id}/activities", response_model=Page[ActivityOut], responses=READ
+    "/properties/{property_id}/activities",
+    response_model=ACTIVITIES.response_model(),
+    responses=LIST,
 )
 async def list_activities(
     property_id: PathId,
-    request: Request,
     session: Session,
-    paging: Paging,
+    page: Annotated[PageRequest, Depends(ACTIVITIES.parameters)],
     category: Category = None,
-) -> Page[ActivityOut]:
-    rows = await ActivityService(session).list(
-        property_id, limit=paging.limit + 1, offset=paging.offset, category=category
-    )
-    return page_of([ActivityOut.model_validate(row) for row in rows], request, paging)
+) -> Response:
+    page.bind(property_id=property_id, category=category)
+    return page.respond(await ActivityService(session).list(property_id, page, category=category))
 
 
 @router.post(
@@ -79,12 +106,13 @@ async def delete_activity(activity_id: PathId, session: Session, _staff: Staff) 
     return Response(status_code=204)
 
 
-@router.get("/activities/{activity_id}/sessions", response_model=Page[SessionOut], responses=READ)
+@router.get(
+    "/activities/{activity_id}/sessions", response_model=SESSIONS.response_model(), responses=LIST
+)
 async def list_sessions(
     activity_id: PathId,
-    request: Request,
     session: Session,
-    paging: Paging,
+    page: Annotated[PageRequest, Depends(SESSIONS.parameters)],
     starts_from: Annotated[
         AwareDatetime | None,
         Query(alias="from", description="Sessions starting at or after; default now."),
@@ -94,16 +122,21 @@ async def list_sessions(
         Query(alias="to", description="Sessions starting before; default from + 14 days."),
     ] = None,
     available_only: Annotated[bool, Query(description="Only sessions with places left.")] = False,
-) -> Page[SessionOut]:
+) -> Response:
+    page.bind(
+        activity_id=activity_id,
+        starts_from=starts_from,
+        starts_before=starts_before,
+        available_only=available_only,
+    )
     rows = await ActivityService(session).list_sessions(
         activity_id,
         starts_from=starts_from,
         starts_before=starts_before,
         available_only=available_only,
-        limit=paging.limit + 1,
-        offset=paging.offset,
+        page=page,
     )
-    return page_of([SessionOut.model_validate(row) for row in rows], request, paging)
+    return page.respond(rows)
 
 
 @router.post(
@@ -145,16 +178,16 @@ async def book_session(
 
 @router.get(
     "/guests/me/activity-bookings",
-    response_model=Page[ActivityBookingOut],
+    response_model=MY_ACTIVITY_BOOKINGS.response_model(),
     responses=GUEST_LIST,
 )
 async def list_my_activity_bookings(
-    request: Request, session: Session, paging: Paging, guest_id: GuestId
-) -> Page[ActivityBookingOut]:
-    rows = await ActivityService(session).list_guest_bookings(
-        guest_id, limit=paging.limit + 1, offset=paging.offset
-    )
-    return page_of([ActivityBookingOut.model_validate(row) for row in rows], request, paging)
+    session: Session,
+    page: Annotated[PageRequest, Depends(MY_ACTIVITY_BOOKINGS.parameters)],
+    guest_id: GuestId,
+) -> Response:
+    page.bind(guest_id=guest_id)
+    return page.respond(await ActivityService(session).list_guest_bookings(guest_id, page))
 
 
 @router.post(

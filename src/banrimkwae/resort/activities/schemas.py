@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from banrimkwae.resort.activities.models import Activity
+from banrimkwae.resort.pagination import fieldset
 from banrimkwae.resort.timestamps import AwareUtcDateTime, UtcDateTime
 
 
@@ -76,3 +78,9 @@ class ActivityBookingOut(BaseModel):
     participants: int
     status: str
     created_at: UtcDateTime
+
+
+# What list endpoints may return (`fields=`); sessions and bookings are computed rows.
+ACTIVITY_FIELDS = fieldset("activity", ActivityOut, Activity)
+SESSION_FIELDS = fieldset("session", SessionOut)
+ACTIVITY_BOOKING_FIELDS = fieldset("activity booking", ActivityBookingOut)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +22,7 @@ from banrimkwae.resort.activities.schemas import (
     SessionIn,
 )
 from banrimkwae.resort.errors import conflict_on_integrity, not_found
+from banrimkwae.resort.pagination import PageRequest, Slice
 from banrimkwae.resort.properties.service import PropertyService
 from banrimkwae.resort.timestamps import as_utc
 
@@ -55,12 +55,10 @@ class ActivityService:
     # Activities
 
     async def list(
-        self, property_id: int, *, limit: int, offset: int, category: str | None
-    ) -> Sequence[Activity]:
+        self, property_id: int, page: PageRequest, *, category: str | None
+    ) -> Slice[Activity]:
         await self.properties.get(property_id)
-        return await self.repository.list_activities(
-            property_id, limit=limit, offset=offset, category=category
-        )
+        return await self.repository.list_activities(property_id, page, category=category)
 
     async def get(self, activity_id: int) -> Activity:
         found = await self.repository.get_activity(activity_id)
@@ -96,9 +94,8 @@ class ActivityService:
         starts_from: dt.datetime | None,
         starts_before: dt.datetime | None,
         available_only: bool,
-        limit: int,
-        offset: int,
-    ) -> Sequence[SessionAvailability]:
+        page: PageRequest,
+    ) -> Slice[SessionAvailability]:
         start, end = session_window(starts_from, starts_before, _now())
         await self.get(activity_id)
         return await self.repository.list_sessions(
@@ -106,8 +103,7 @@ class ActivityService:
             starts_from=start,
             starts_before=end,
             available_only=available_only,
-            limit=limit,
-            offset=offset,
+            page=page,
         )
 
     async def get_session(self, session_id: int) -> SessionAvailability:
@@ -167,10 +163,8 @@ class ActivityService:
             await self.repository.add(booking)
         return await self._view(booking.id)
 
-    async def list_guest_bookings(
-        self, guest_id: int, *, limit: int, offset: int
-    ) -> Sequence[BookingView]:
-        return await self.repository.list_guest_bookings(guest_id, limit=limit, offset=offset)
+    async def list_guest_bookings(self, guest_id: int, page: PageRequest) -> Slice[BookingView]:
+        return await self.repository.list_guest_bookings(guest_id, page)
 
     async def cancel(self, booking_id: int, guest_id: int) -> BookingView:
         """Cancel a guest's own booking; someone else's is reported as not existing."""

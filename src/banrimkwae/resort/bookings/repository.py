@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from banrimkwae.resort.bookings.models import HOLDING_STATUSES, Booking
+from banrimkwae.resort.pagination import PageRequest, Slice
 from banrimkwae.resort.properties.models import Property, Room, RoomType
 
 IN_SERVICE = "in_service"
@@ -43,14 +44,13 @@ class BookingRepository:
     async def availability(
         self,
         property_id: int,
+        page: PageRequest,
         *,
         check_in: dt.date,
         check_out: dt.date,
         guests: int,
         room_type_id: int | None,
-        limit: int,
-        offset: int,
-    ) -> Sequence[tuple[RoomType, int]]:
+    ) -> Slice[tuple[RoomType, int]]:
         """Each room type of the property that fits `guests`, with its count of free rooms.
 
         One statement: the free rooms are counted per type (anti-join + GROUP BY) and joined
@@ -66,13 +66,10 @@ class BookingRepository:
             select(RoomType, type_coerce(func.coalesce(free_per_type.c.free, 0), Integer))
             .outerjoin(free_per_type, free_per_type.c.room_type_id == RoomType.id)
             .where(RoomType.property_id == property_id, RoomType.max_occupancy >= guests)
-            .order_by(RoomType.id)
-            .limit(limit)
-            .offset(offset)
         )
         if room_type_id is not None:
             query = query.where(RoomType.id == room_type_id)
-        return (await self.session.execute(query)).all()
+        return await page.fetch(self.session, query, entity=False)
 
     async def lock_room_type(self, room_type_id: int) -> RoomType | None:
         """The room type, locked until the transaction ends, so bookings of it run one at a time.
@@ -122,41 +119,45 @@ class BookingRepository:
         return await self.session.scalar(query)
 
     async def list_for_guest(
-        self, guest_id: int, *, status: str | None, limit: int, offset: int
-    ) -> Sequence[Booking]:
-        query = (
-            select(Booking)
-            .where(Booking.guest_id == guest_id)
-            .order_by(Booking.check_in.desc(), Booking.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
+        self, guest_id: int, page: PageRequest, *, status: str | None
+    ) -> Slice[Booking]:
+        query = select(Booking).where(Booking.guest_id == guest_id)
         if status is not None:
             query = query.where(Booking.status == status)
-        return (await self.session.scalars(query)).all()
+        return await page.fetch(self.session, query)
+
+    async def list_all(
+        self,
+        page: PageRequest,
+        *,
+        property_id: int | None,
+        guest_id: int | None,
+        status: str | None,
+    ) -> Slice[Booking]:
+        """Every booking matching the filters: the staff's view of the whole book."""
+        query = select(Booking)
+        if property_id is not None:
+            query = query.where(Booking.property_id == property_id)
+        if guest_id is not None:
+            query = query.where(Booking.guest_id == guest_id)
+        if status is not None:
+            query = query.where(Booking.status == status)
+        return await page.fetch(self.session, query)
 
     async def list_on_date(
         self,
         property_id: int,
         date_column: InstrumentedAttribute[dt.date],
         day: dt.date,
-        *,
-        limit: int,
-        offset: int,
-    ) -> Sequence[Booking]:
+        page: PageRequest,
+    ) -> Slice[Booking]:
         """Bookings of the property, not cancelled, whose `date_column` falls on `day`."""
-        query = (
-            select(Booking)
-            .where(
-                Booking.property_id == property_id,
-                date_column == day,
-                Booking.status != "cancelled",
-            )
-            .order_by(Booking.id)
-            .limit(limit)
-            .offset(offset)
+        query = select(Booking).where(
+            Booking.property_id == property_id,
+            date_column == day,
+            Booking.status != "cancelled",
         )
-        return (await self.session.scalars(query)).all()
+        return await page.fetch(self.session, query)
 
     async def property_exists(self, property_id: int) -> bool:
         found = await self.session.scalar(select(Property.id).where(Property.id == property_id))

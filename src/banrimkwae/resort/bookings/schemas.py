@@ -8,7 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from banrimkwae.resort.bookings.models import Booking
 from banrimkwae.resort.ids import MAX_ID
+from banrimkwae.resort.pagination import fieldset
 from banrimkwae.resort.properties.schemas import RoomTypeOut
 from banrimkwae.resort.timestamps import UtcDateTime
 
@@ -52,6 +54,11 @@ class RoomTypeAvailability(RoomTypeOut):
     available_rooms: int
     nights: int
     total_price: Decimal
+
+
+# What list endpoints may return (`fields=`): bookings are rows; availability is computed.
+BOOKING_FIELDS = fieldset("booking", BookingOut, Booking)
+AVAILABILITY_FIELDS = fieldset("room type", RoomTypeAvailability)
 
 
 class OccupancyDay(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from banrimkwae.resort.bookings.schemas import (
 )
 from banrimkwae.resort.errors import not_found
 from banrimkwae.resort.guests.service import GuestService
+from banrimkwae.resort.pagination import PageRequest, Slice
 from banrimkwae.resort.properties.schemas import RoomTypeOut
 
 MAX_STAY_NIGHTS = 30
@@ -96,31 +97,28 @@ class BookingService:
         check_out: dt.date,
         guests: int,
         room_type_id: int | None,
-        limit: int,
-        offset: int,
-    ) -> list[RoomTypeAvailability]:
+        page: PageRequest,
+    ) -> Slice[RoomTypeAvailability]:
         nights = stay_nights(check_in, check_out)
         rows = await self.repository.availability(
             property_id,
+            page,
             check_in=check_in,
             check_out=check_out,
             guests=guests,
             room_type_id=room_type_id,
-            limit=limit,
-            offset=offset,
         )
         # Only an empty answer needs the second query that tells "no such property" apart.
-        if not rows and not await self.repository.property_exists(property_id):
+        if not rows.rows and not await self.repository.property_exists(property_id):
             raise not_found("property", property_id)
-        return [
-            RoomTypeAvailability(
-                **RoomTypeOut.model_validate(room_type).model_dump(),
-                available_rooms=free,
+        return rows.map(
+            lambda row: RoomTypeAvailability(
+                **RoomTypeOut.model_validate(row[0]).model_dump(),
+                available_rooms=row[1],
                 nights=nights,
-                total_price=room_type.base_rate * nights,
+                total_price=row[0].base_rate * nights,
             )
-            for room_type, free in rows
-        ]
+        )
 
     async def create(self, guest_id: int, body: BookingIn) -> Booking:
         nights = stay_nights(body.check_in, body.check_out)
@@ -174,10 +172,20 @@ class BookingService:
         return await self._move(booking, "cancelled")
 
     async def list_own(
-        self, guest_id: int, *, status: str | None, limit: int, offset: int
-    ) -> Sequence[Booking]:
-        return await self.repository.list_for_guest(
-            guest_id, status=status, limit=limit, offset=offset
+        self, guest_id: int, page: PageRequest, *, status: str | None
+    ) -> Slice[Booking]:
+        return await self.repository.list_for_guest(guest_id, page, status=status)
+
+    async def list_all(
+        self,
+        page: PageRequest,
+        *,
+        property_id: int | None,
+        guest_id: int | None,
+        status: str | None,
+    ) -> Slice[Booking]:
+        return await self.repository.list_all(
+            page, property_id=property_id, guest_id=guest_id, status=status
         )
 
     async def change_status(self, booking_id: int, status: str) -> Booking:
@@ -186,21 +194,13 @@ class BookingService:
             raise not_found("booking", booking_id)
         return await self._move(booking, status)
 
-    async def arrivals(
-        self, property_id: int, day: dt.date, *, limit: int, offset: int
-    ) -> Sequence[Booking]:
+    async def arrivals(self, property_id: int, day: dt.date, page: PageRequest) -> Slice[Booking]:
         await self._require_property(property_id)
-        return await self.repository.list_on_date(
-            property_id, Booking.check_in, day, limit=limit, offset=offset
-        )
+        return await self.repository.list_on_date(property_id, Booking.check_in, day, page)
 
-    async def departures(
-        self, property_id: int, day: dt.date, *, limit: int, offset: int
-    ) -> Sequence[Booking]:
+    async def departures(self, property_id: int, day: dt.date, page: PageRequest) -> Slice[Booking]:
         await self._require_property(property_id)
-        return await self.repository.list_on_date(
-            property_id, Booking.check_out, day, limit=limit, offset=offset
-        )
+        return await self.repository.list_on_date(property_id, Booking.check_out, day, page)
 
     async def occupancy(self, property_id: int, start: dt.date, end: dt.date) -> OccupancyReport:
         """Occupancy of each night from `start` to `end`, both included.

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from banrimkwae.perf.problems import problem_responses
+from banrimkwae.perf.responses.expansion import Relation
+from banrimkwae.perf.responses.keyset import Ordering, asc
 from banrimkwae.resort.deps import Session, Staff
+from banrimkwae.resort.dining.models import MenuItem, Restaurant
 from banrimkwae.resort.dining.schemas import (
-    MenuCategoryOut,
+    MENU_CATEGORY_FIELDS,
+    MENU_ITEM_FIELDS,
+    RESTAURANT_FIELDS,
     MenuItemIn,
     MenuItemOut,
     MenuItemPatch,
@@ -19,27 +24,61 @@ from banrimkwae.resort.dining.schemas import (
 )
 from banrimkwae.resort.dining.service import DiningService
 from banrimkwae.resort.ids import PathId
-from banrimkwae.resort.pagination import Page, Paging, page_of
+from banrimkwae.resort.pagination import PageRequest, list_spec
+from banrimkwae.resort.properties.schemas import PROPERTY_FIELDS
 
 router = APIRouter(prefix="/api/v1", tags=["dining"])
 
 READ = problem_responses(404, 422)
+LIST = problem_responses(400, 404, 422)
 WRITE = problem_responses(401, 403, 404, 409, 422)
 DELETE = problem_responses(401, 403, 404, 422)
 
 Category = Annotated[str | None, Query(min_length=1, max_length=40)]
 
+RESTAURANTS = list_spec(
+    Ordering("restaurants", asc("name", Restaurant.name), asc("id", Restaurant.id)),
+    RESTAURANT_FIELDS,
+    {
+        "property": Relation(Restaurant.property, PROPERTY_FIELDS),
+        "menu_items": Relation(Restaurant.menu_items, MENU_ITEM_FIELDS),
+    },
+)
+MENU = list_spec(
+    Ordering(
+        "menu",
+        asc("category", MenuItem.category),
+        asc("name", MenuItem.name),
+        asc("id", MenuItem.id),
+    ),
+    MENU_ITEM_FIELDS,
+    {
+        "restaurant": Relation(
+            MenuItem.restaurant,
+            RESTAURANT_FIELDS,
+            {"property": Relation(Restaurant.property, PROPERTY_FIELDS)},
+        )
+    },
+)
+# Grouped by category, so the category alone is unique in this list.
+MENU_CATEGORIES = list_spec(
+    Ordering("menu-categories", asc("category", MenuItem.category), last_is_unique=True),
+    MENU_CATEGORY_FIELDS,
+)
+
 
 @router.get(
-    "/properties/{property_id}/restaurants", response_model=Page[RestaurantOut], responses=READ
+    "/properties/{property_id}/restaurants",
+    response_model=RESTAURANTS.response_model(),
+    responses=LIST,
 )
 async def list_restaurants(
-    property_id: PathId, request: Request, session: Session, paging: Paging
-) -> Page[RestaurantOut]:
-    rows = await DiningService(session).list_restaurants(
-        property_id, limit=paging.limit + 1, offset=paging.offset
-    )
-    return page_of([RestaurantOut.model_validate(row) for row in rows], request, paging)
+    property_id: PathId,
+    session: Session,
+    page: Annotated[PageRequest, Depends(RESTAURANTS.parameters)],
+) -> Response:
+    page.bind(property_id=property_id)
+    return page.respond(await DiningService(session).list_restaurants(property_id, page))
 
 
 @router.post(
@@ -74,32 +113,32 @@ async def delete_restaurant(restaurant_id: PathId, session: Session, _staff: Sta
     return Response(status_code=204)
 
 
-@router.get("/restaurants/{restaurant_id}/menu", response_model=Page[MenuItemOut], responses=READ)
+@router.get(
+    "/restaurants/{restaurant_id}/menu", response_model=MENU.response_model(), responses=LIST
+)
 async def list_menu(
     restaurant_id: PathId,
-    request: Request,
     session: Session,
-    paging: Paging,
+    page: Annotated[PageRequest, Depends(MENU.parameters)],
     category: Category = None,
-) -> Page[MenuItemOut]:
-    rows = await DiningService(session).list_menu(
-        restaurant_id, limit=paging.limit + 1, offset=paging.offset, category=category
-    )
-    return page_of([MenuItemOut.model_validate(row) for row in rows], request, paging)
+) -> Response:
+    page.bind(restaurant_id=restaurant_id, category=category)
+    rows = await DiningService(session).list_menu(restaurant_id, page, category=category)
+    return page.respond(rows)
 
 
 @router.get(
     "/restaurants/{restaurant_id}/menu/categories",
-    response_model=Page[MenuCategoryOut],
-    responses=READ,
+    response_model=MENU_CATEGORIES.response_model(),
+    responses=LIST,
 )
 async def list_menu_categories(
-    restaurant_id: PathId, request: Request, session: Session, paging: Paging
-) -> Page[MenuCategoryOut]:
-    rows = await DiningService(session).menu_categories(
-        restaurant_id, limit=paging.limit + 1, offset=paging.offset
-    )
-    return page_of([MenuCategoryOut.model_validate(row) for row in rows], request, paging)
+    restaurant_id: PathId,
+    session: Session,
+    page: Annotated[PageRequest, Depends(MENU_CATEGORIES.parameters)],
+) -> Response:
+    page.bind(restaurant_id=restaurant_id)
+    return page.respond(await DiningService(session).menu_categories(restaurant_id, page))
 
 
 @router.post(

@@ -6,6 +6,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from banrimkwae.resort.dining.models import MenuItem, Restaurant
+from banrimkwae.resort.pagination import fieldset
+
 # "07:00-22:00"; a closing time before the opening time runs past midnight.
 OPENING_HOURS = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
 
@@ -65,3 +68,9 @@ class MenuCategoryOut(BaseModel):
 
     category: str
     items: int = Field(description="Available items in the category.")
+
+
+# What list endpoints may return (`fields=`); categories are computed rows.
+RESTAURANT_FIELDS = fieldset("restaurant", RestaurantOut, Restaurant)
+MENU_ITEM_FIELDS = fieldset("menu item", MenuItemOut, MenuItem)
+MENU_CATEGORY_FIELDS = fieldset("menu category", MenuCategoryOut)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +14,7 @@ from banrimkwae.resort.dining.schemas import (
     RestaurantPatch,
 )
 from banrimkwae.resort.errors import conflict_on_integrity, not_found
+from banrimkwae.resort.pagination import PageRequest, Slice
 from banrimkwae.resort.properties.service import PropertyService
 
 
@@ -26,11 +25,9 @@ class DiningService:
 
     # Restaurants
 
-    async def list_restaurants(
-        self, property_id: int, *, limit: int, offset: int
-    ) -> Sequence[Restaurant]:
+    async def list_restaurants(self, property_id: int, page: PageRequest) -> Slice[Restaurant]:
         await self.properties.get(property_id)
-        return await self.repository.list_restaurants(property_id, limit=limit, offset=offset)
+        return await self.repository.list_restaurants(property_id, page)
 
     async def get_restaurant(self, restaurant_id: int) -> Restaurant:
         found = await self.repository.get_restaurant(restaurant_id)
@@ -60,18 +57,14 @@ class DiningService:
     # Menu
 
     async def list_menu(
-        self, restaurant_id: int, *, limit: int, offset: int, category: str | None
-    ) -> Sequence[MenuItem]:
+        self, restaurant_id: int, page: PageRequest, *, category: str | None
+    ) -> Slice[MenuItem]:
         await self.get_restaurant(restaurant_id)
-        return await self.repository.list_menu(
-            restaurant_id, limit=limit, offset=offset, category=category
-        )
+        return await self.repository.list_menu(restaurant_id, page, category=category)
 
-    async def menu_categories(
-        self, restaurant_id: int, *, limit: int, offset: int
-    ) -> Sequence[Row[str, int]]:
+    async def menu_categories(self, restaurant_id: int, page: PageRequest) -> Slice[Row[str, int]]:
         await self.get_restaurant(restaurant_id)
-        return await self.repository.menu_categories(restaurant_id, limit=limit, offset=offset)
+        return await self.repository.menu_categories(restaurant_id, page)
 
     async def get_menu_item(self, item_id: int) -> MenuItem:
         found = await self.repository.get_menu_item(item_id)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from banrimkwae.resort.guests.models import Guest
+from banrimkwae.resort.pagination import PageRequest, Slice
 
 
 class GuestRepository:
@@ -20,11 +19,11 @@ class GuestRepository:
     async def get_by_email(self, email: str) -> Guest | None:
         return await self.session.scalar(select(Guest).where(Guest.email == email))
 
-    async def list(self, *, limit: int, offset: int, email: str | None) -> Sequence[Guest]:
-        query = select(Guest).order_by(Guest.id).limit(limit).offset(offset)
+    async def list(self, page: PageRequest, *, email: str | None) -> Slice[Guest]:
+        query = select(Guest)
         if email is not None:
             query = query.where(Guest.email == email)
-        return (await self.session.scalars(query)).all()
+        return await page.fetch(self.session, query)
 
     async def add(self, guest: Guest) -> None:
         self.session.add(guest)

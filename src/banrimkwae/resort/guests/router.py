@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Response
 
 from banrimkwae.perf.problems import problem_responses
+from banrimkwae.perf.responses.keyset import Ordering, asc
 from banrimkwae.resort.deps import AppSettings, GuestId, Session, Staff
+from banrimkwae.resort.guests.models import Guest
 from banrimkwae.resort.guests.schemas import (
     EMAIL_PATTERN,
+    GUEST_FIELDS,
     GuestIn,
     GuestOut,
     GuestPatch,
@@ -18,12 +21,14 @@ from banrimkwae.resort.guests.schemas import (
 )
 from banrimkwae.resort.guests.service import GuestService
 from banrimkwae.resort.ids import PathId
-from banrimkwae.resort.pagination import Page, Paging, page_of
+from banrimkwae.resort.pagination import PageRequest, list_spec
 
 router = APIRouter(prefix="/api/v1", tags=["guests"])
 
 OWN = problem_responses(401, 403, 422)
 STAFF = problem_responses(401, 403, 404, 422)
+
+GUESTS = list_spec(Ordering("guests", asc("id", Guest.id)), GUEST_FIELDS)
 
 
 @router.post(
@@ -55,20 +60,19 @@ async def update_me(guest_id: GuestId, body: GuestPatch, session: Session) -> Gu
     return GuestOut.model_validate(await GuestService(session).update_me(guest_id, body))
 
 
-@router.get("/guests", response_model=Page[GuestOut], responses=problem_responses(401, 403, 422))
+@router.get(
+    "/guests",
+    response_model=GUESTS.response_model(),
+    responses=problem_responses(400, 401, 403, 422),
+)
 async def list_guests(
-    request: Request,
     session: Session,
-    paging: Paging,
+    page: Annotated[PageRequest, Depends(GUESTS.parameters)],
     _staff: Staff,
     email: Annotated[str | None, Query(max_length=254, pattern=EMAIL_PATTERN)] = None,
-) -> Page[GuestOut]:
-    rows = await GuestService(session).list(
-        limit=paging.limit + 1,
-        offset=paging.offset,
-        email=email,
-    )
-    return page_of([GuestOut.model_validate(row) for row in rows], request, paging)
+) -> Response:
+    page.bind(email=email)
+    return page.respond(await GuestService(session).list(page, email=email))
 
 
 @router.get("/guests/{guest_id}", response_model=GuestOut, responses=STAFF)

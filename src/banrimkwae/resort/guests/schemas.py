@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from banrimkwae.resort.guests.models import Guest
+from banrimkwae.resort.pagination import fieldset
 from banrimkwae.resort.timestamps import UtcDateTime
 
 # A deliberately loose shape check: the address is proven by use, not by a regular expression.
@@ -48,6 +50,10 @@ class GuestOut(BaseModel):
     phone: str | None
     country: str
     created_at: UtcDateTime
+
+
+# What the guest list may return (`fields=`); the password hash is never a field.
+GUEST_FIELDS = fieldset("guest", GuestOut, Guest)
 
 
 class TokenRequest(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +12,7 @@ from banrimkwae.resort.errors import conflict_on_integrity, not_found
 from banrimkwae.resort.guests.models import Guest
 from banrimkwae.resort.guests.repository import GuestRepository
 from banrimkwae.resort.guests.schemas import GuestIn, GuestPatch, TokenRequest
+from banrimkwae.resort.pagination import PageRequest, Slice
 
 # One message for an unknown email and a wrong password, so sign-in does not reveal accounts.
 BAD_CREDENTIALS = "the email or password is incorrect"
@@ -75,7 +75,7 @@ class GuestService:
             raise not_found("guest", guest_id)
         return guest
 
-    async def list(self, *, limit: int, offset: int, email: str | None) -> Sequence[Guest]:
+    async def list(self, page: PageRequest, *, email: str | None) -> Slice[Guest]:
         # Emails are stored lower-cased (see schemas.Email); match the filter the same way.
         wanted = email.strip().lower() if email is not None else None
-        return await self.repository.list(limit=limit, offset=offset, email=wanted)
+        return await self.repository.list(page, email=wanted)

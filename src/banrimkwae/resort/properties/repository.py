@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from banrimkwae.resort.pagination import PageRequest, Slice
 from banrimkwae.resort.properties.models import Property, Room, RoomType
 
 
@@ -14,26 +13,18 @@ class PropertyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def list(self, *, limit: int, offset: int, country: str | None) -> Sequence[Property]:
-        query = select(Property).order_by(Property.id).limit(limit).offset(offset)
+    async def list(self, page: PageRequest, *, country: str | None) -> Slice[Property]:
+        query = select(Property)
         if country is not None:
             query = query.where(Property.country == country)
-        return (await self.session.scalars(query)).all()
+        return await page.fetch(self.session, query)
 
     async def get(self, property_id: int) -> Property | None:
         return await self.session.get(Property, property_id)
 
-    async def list_room_types(
-        self, property_id: int, *, limit: int, offset: int
-    ) -> Sequence[RoomType]:
-        query = (
-            select(RoomType)
-            .where(RoomType.property_id == property_id)
-            .order_by(RoomType.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return (await self.session.scalars(query)).all()
+    async def list_room_types(self, property_id: int, page: PageRequest) -> Slice[RoomType]:
+        query = select(RoomType).where(RoomType.property_id == property_id)
+        return await page.fetch(self.session, query)
 
     async def get_room_type(self, room_type_id: int) -> RoomType | None:
         return await self.session.get(RoomType, room_type_id)
@@ -41,24 +32,17 @@ class PropertyRepository:
     async def list_rooms(
         self,
         property_id: int,
+        page: PageRequest,
         *,
-        limit: int,
-        offset: int,
         room_type_id: int | None,
         status: str | None,
-    ) -> Sequence[Room]:
-        query = (
-            select(Room)
-            .where(Room.property_id == property_id)
-            .order_by(Room.id)
-            .limit(limit)
-            .offset(offset)
-        )
+    ) -> Slice[Room]:
+        query = select(Room).where(Room.property_id == property_id)
         if room_type_id is not None:
             query = query.where(Room.room_type_id == room_type_id)
         if status is not None:
             query = query.where(Room.status == status)
-        return (await self.session.scalars(query)).all()
+        return await page.fetch(self.session, query)
 
     async def get_room(self, room_id: int) -> Room | None:
         return await self.session.get(Room, room_id)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from banrimkwae.perf.problems import problem_responses
+from banrimkwae.perf.responses.expansion import Relation
+from banrimkwae.perf.responses.keyset import Ordering, asc
 from banrimkwae.resort.deps import Session, Staff
 from banrimkwae.resort.ids import OptionalQueryId, PathId
-from banrimkwae.resort.pagination import Page, Paging, page_of
+from banrimkwae.resort.pagination import PageRequest, list_spec
+from banrimkwae.resort.properties.models import Property, Room, RoomType
 from banrimkwae.resort.properties.schemas import (
+    PROPERTY_FIELDS,
+    ROOM_FIELDS,
+    ROOM_TYPE_FIELDS,
     PropertyIn,
     PropertyOut,
     PropertyPatch,
@@ -26,20 +32,41 @@ from banrimkwae.resort.properties.service import PropertyService
 router = APIRouter(prefix="/api/v1", tags=["properties"])
 
 READ = problem_responses(404, 422)
+LIST = problem_responses(400, 404, 422)
 WRITE = problem_responses(401, 403, 404, 409, 422)
 
+PROPERTIES = list_spec(
+    Ordering("properties", asc("id", Property.id)),
+    PROPERTY_FIELDS,
+    {"room_types": Relation(Property.room_types, ROOM_TYPE_FIELDS)},
+)
+ROOM_TYPES = list_spec(
+    Ordering("room-types", asc("id", RoomType.id)),
+    ROOM_TYPE_FIELDS,
+    {"property": Relation(RoomType.property, PROPERTY_FIELDS)},
+)
+ROOMS = list_spec(
+    Ordering("rooms", asc("id", Room.id)),
+    ROOM_FIELDS,
+    {
+        "room_type": Relation(Room.room_type, ROOM_TYPE_FIELDS),
+        "property": Relation(Room.property, PROPERTY_FIELDS),
+    },
+)
 
-@router.get("/properties", response_model=Page[PropertyOut], responses=problem_responses(422))
+
+@router.get(
+    "/properties",
+    response_model=PROPERTIES.response_model(),
+    responses=problem_responses(400, 422),
+)
 async def list_properties(
-    request: Request,
     session: Session,
-    paging: Paging,
+    page: Annotated[PageRequest, Depends(PROPERTIES.parameters)],
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
-) -> Page[PropertyOut]:
-    rows = await PropertyService(session).list(
-        limit=paging.limit + 1, offset=paging.offset, country=country
-    )
-    return page_of([PropertyOut.model_validate(row) for row in rows], request, paging)
+) -> Response:
+    page.bind(country=country)
+    return page.respond(await PropertyService(session).list(page, country=country))
 
 
 @router.post("/properties", status_code=201, response_model=PropertyOut, responses=WRITE)
@@ -66,15 +93,17 @@ async def delete_property(property_id: PathId, session: Session, _staff: Staff) 
 
 
 @router.get(
-    "/properties/{property_id}/room-types", response_model=Page[RoomTypeOut], responses=READ
+    "/properties/{property_id}/room-types",
+    response_model=ROOM_TYPES.response_model(),
+    responses=LIST,
 )
 async def list_room_types(
-    property_id: PathId, request: Request, session: Session, paging: Paging
-) -> Page[RoomTypeOut]:
-    rows = await PropertyService(session).list_room_types(
-        property_id, limit=paging.limit + 1, offset=paging.offset
-    )
-    return page_of([RoomTypeOut.model_validate(row) for row in rows], request, paging)
+    property_id: PathId,
+    session: Session,
+    page: Annotated[PageRequest, Depends(ROOM_TYPES.parameters)],
+) -> Response:
+    page.bind(property_id=property_id)
+    return page.respond(await PropertyService(session).list_room_types(property_id, page))
 
 
 @router.post(
@@ -109,23 +138,21 @@ async def delete_room_type(room_type_id: PathId, session: Session, _staff: Staff
     return Response(status_code=204)
 
 
-@router.get("/properties/{property_id}/rooms", response_model=Page[RoomOut], responses=READ)
+@router.get(
+    "/properties/{property_id}/rooms", response_model=ROOMS.response_model(), responses=LIST
+)
 async def list_rooms(
     property_id: PathId,
-    request: Request,
     session: Session,
-    paging: Paging,
+    page: Annotated[PageRequest, Depends(ROOMS.parameters)],
     room_type_id: OptionalQueryId = None,
     status: Annotated[str | None, Query(pattern=r"^(in_service|out_of_service)$")] = None,
-) -> Page[RoomOut]:
+) -> Response:
+    page.bind(property_id=property_id, room_type_id=room_type_id, status=status)
     rows = await PropertyService(session).list_rooms(
-        property_id,
-        limit=paging.limit + 1,
-        offset=paging.offset,
-        room_type_id=room_type_id,
-        status=status,
+        property_id, page, room_type_id=room_type_id, status=status
     )
-    return page_of([RoomOut.model_validate(row) for row in rows], request, paging)
+    return page.respond(rows)
 
 
 @router.post(

@@ -7,6 +7,8 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from banrimkwae.resort.ids import MAX_ID
+from banrimkwae.resort.pagination import fieldset
+from banrimkwae.resort.properties.models import Property, Room, RoomType
 from banrimkwae.resort.timestamps import UtcDateTime
 
 
@@ -91,3 +93,9 @@ class RoomOut(BaseModel):
     number: str
     floor: int
     status: str
+
+
+# What list endpoints may return of each resource (`fields=`), and the columns behind it.
+PROPERTY_FIELDS = fieldset("property", PropertyOut, Property)
+ROOM_TYPE_FIELDS = fieldset("room type", RoomTypeOut, RoomType)
+ROOM_FIELDS = fieldset("room", RoomOut, Room)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from banrimkwae.perf.problems import ProblemError
 from banrimkwae.resort.errors import conflict_on_integrity, not_found
+from banrimkwae.resort.pagination import PageRequest, Slice
 from banrimkwae.resort.properties.models import Property, Room, RoomType
 from banrimkwae.resort.properties.repository import PropertyRepository
 from banrimkwae.resort.properties.schemas import (
@@ -24,8 +23,8 @@ class PropertyService:
     def __init__(self, session: AsyncSession) -> None:
         self.repository = PropertyRepository(session)
 
-    async def list(self, *, limit: int, offset: int, country: str | None) -> Sequence[Property]:
-        return await self.repository.list(limit=limit, offset=offset, country=country)
+    async def list(self, page: PageRequest, *, country: str | None) -> Slice[Property]:
+        return await self.repository.list(page, country=country)
 
     async def get(self, property_id: int) -> Property:
         found = await self.repository.get(property_id)
@@ -51,11 +50,9 @@ class PropertyService:
         async with conflict_on_integrity(f"property {property_id} still has bookings"):
             await self.repository.delete_property(found)
 
-    async def list_room_types(
-        self, property_id: int, *, limit: int, offset: int
-    ) -> Sequence[RoomType]:
+    async def list_room_types(self, property_id: int, page: PageRequest) -> Slice[RoomType]:
         await self.get(property_id)
-        return await self.repository.list_room_types(property_id, limit=limit, offset=offset)
+        return await self.repository.list_room_types(property_id, page)
 
     async def get_room_type(self, room_type_id: int) -> RoomType:
         found = await self.repository.get_room_type(room_type_id)
@@ -85,15 +82,14 @@ class PropertyService:
     async def list_rooms(
         self,
         property_id: int,
+        page: PageRequest,
         *,
-        limit: int,
-        offset: int,
         room_type_id: int | None,
         status: str | None,
-    ) -> Sequence[Room]:
+    ) -> Slice[Room]:
         await self.get(property_id)
         return await self.repository.list_rooms(
-            property_id, limit=limit, offset=offset, room_type_id=room_type_id, status=status
+            property_id, page, room_type_id=room_type_id, status=status
         )
 
     async def get_room(self, room_id: int) -> Room:
