@@ -22,6 +22,7 @@ from banrimkwae.perf.metrics import (
     ResourceSampler,
     read_rollups,
 )
+from banrimkwae.perf.metrics.histogram import bucket_index
 from banrimkwae.perf.metrics.store import FlushBatch, next_tick
 from banrimkwae.perf.storage import (
     ApiMetricRollup,
@@ -42,6 +43,7 @@ def _aggregate(durations: list[float], *, errors: int = 0) -> EndpointAggregate:
     for index, duration in enumerate(durations):
         aggregate.add(
             duration,
+            bucket_index(duration),
             error=index < errors,
             db_queries=2,
             db_time_ms=duration / 4,

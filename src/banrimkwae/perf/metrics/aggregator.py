@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from banrimkwae.perf.metrics.context import RequestStats
-from banrimkwae.perf.metrics.histogram import LatencyHistogram
+from banrimkwae.perf.metrics.histogram import LatencyHistogram, bucket_index
 
 # (route template, HTTP method, status class 1..5)
 EndpointKey = tuple[str, str, int]
@@ -47,7 +47,7 @@ class EndpointAggregate:
     def add(
         self,
         duration_ms: float,
-        *,
+        bucket: int,
         error: bool,
         db_queries: int,
         db_time_ms: float,
@@ -55,6 +55,7 @@ class EndpointAggregate:
         request_bytes: int,
         response_bytes: int,
     ) -> None:
+        """One request; `bucket` is its duration's histogram bucket_index."""
         self.count += 1
         self.errors += error
         self.total_ms += duration_ms
@@ -62,7 +63,7 @@ class EndpointAggregate:
             self.min_ms = duration_ms
         if duration_ms > self.max_ms:
             self.max_ms = duration_ms
-        self.histogram.add(duration_ms)
+        self.histogram.add_at(bucket)
         self.db_queries += db_queries
         self.db_time_ms += db_time_ms
         self.cache_hits += cache_hit
@@ -161,21 +162,24 @@ class RequestAggregator:
         if aggregate is None:
             aggregate = self.window[key] = EndpointAggregate()
         error = status >= 500
+        bucket = bucket_index(duration_ms)
+        # Positional: this runs for every request, and keyword calls cost more.
         aggregate.add(
             duration_ms,
-            error=error,
-            db_queries=stats.query_count,
-            db_time_ms=stats.query_time_ms,
-            cache_hit=stats.cache_hit,
-            request_bytes=request_bytes,
-            response_bytes=response_bytes,
+            bucket,
+            error,
+            stats.query_count,
+            stats.query_time_ms,
+            stats.cache_hit,
+            request_bytes,
+            response_bytes,
         )
         totals = self.totals.get(key)
         if totals is None:
             totals = self.totals[key] = EndpointTotals()
         totals.buckets[bisect_left(DURATION_BOUNDS_MS, duration_ms)] += 1
         totals.sum_ms += duration_ms
-        self._record_live(int(now), duration_ms, error)
+        self._record_live(int(now), duration_ms, bucket, error)
         slow = duration_ms >= self.slow_request_ms
         sampled = False
         if not slow and self._sample_every:
@@ -203,7 +207,7 @@ class RequestAggregator:
                 )
             )
 
-    def _record_live(self, second: int, duration_ms: float, error: bool) -> None:
+    def _record_live(self, second: int, duration_ms: float, bucket: int, error: bool) -> None:
         live = self.live
         if not live or live[-1].second != second:
             live.append(LiveSecond(second))
@@ -213,7 +217,7 @@ class RequestAggregator:
         current.total_ms += duration_ms
         if duration_ms > current.max_ms:
             current.max_ms = duration_ms
-        current.histogram.add(duration_ms)
+        current.histogram.add_at(bucket)
 
     def _keep_sample(self, sample: RawSample) -> None:
         if len(self.samples) >= self.buffer_size:

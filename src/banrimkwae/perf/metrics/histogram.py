@@ -20,6 +20,11 @@ _MIN_VALUE = 0.001
 _MIN_INDEX = math.ceil(math.log(_MIN_VALUE) / _LOG_GAMMA)
 
 
+def bucket_index(value_ms: float) -> int:
+    """The bucket a value (milliseconds) falls in."""
+    return math.ceil(math.log(value_ms) / _LOG_GAMMA) if value_ms > _MIN_VALUE else _MIN_INDEX
+
+
 class LatencyHistogram:
     """Counts of values (milliseconds) in log-spaced buckets; quantiles within 1%."""
 
@@ -30,7 +35,10 @@ class LatencyHistogram:
         self.count = 0
 
     def add(self, value_ms: float) -> None:
-        index = math.ceil(math.log(value_ms) / _LOG_GAMMA) if value_ms > _MIN_VALUE else _MIN_INDEX
+        self.add_at(bucket_index(value_ms))
+
+    def add_at(self, index: int) -> None:
+        """Count one value whose `bucket_index` is known: one log for several histograms."""
         buckets = self.buckets
         buckets[index] = buckets.get(index, 0) + 1
         self.count += 1
