@@ -63,6 +63,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--requests", type=int, default=30_000, help="requests per list")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--accept-encoding",
+        default=None,
+        help='Accept-Encoding sent with every request (wrk sends none), e.g. "gzip, br, zstd"',
+    )
     return parser.parse_args(argv)
 
 
@@ -83,6 +88,7 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
         request_count=args.requests,
         results_dir=args.results_dir,
         reseed=args.reseed,
+        accept_encoding=args.accept_encoding,
     )
 
 

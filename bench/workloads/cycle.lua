@@ -1,7 +1,7 @@
 -- wrk driver: cycles through a request list written by bench.workloads and reports the run
 -- as one JSON line from done(), so the harness never parses wrk's human-readable text.
 --
---   wrk ... -s cycle.lua http://127.0.0.1:PORT -- <request table file> <thread count>
+--   wrk ... -s cycle.lua http://127.0.0.1:PORT -- <request table file> <thread count> [accept-encoding]
 --
 -- Each thread starts at its own offset of the list and walks it in order, wrapping around.
 -- Every response's status is counted, so requests to a missing endpoint show up as non-2xx.
@@ -20,9 +20,13 @@ statuses = {}
 function init(args)
    local data = dofile(args[1])
    local thread_count = tonumber(args[2]) or 1
+   local accept_encoding = args[3]
    for i, entry in ipairs(data.requests) do
       local method, path, token, body = entry[1], entry[2], entry[3], entry[4]
       local headers = {}
+      if accept_encoding then
+         headers["Accept-Encoding"] = accept_encoding
+      end
       if token > 0 then
          headers["Authorization"] = "Bearer " .. data.tokens[token]
       end
