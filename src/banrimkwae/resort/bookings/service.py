@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from banrimkwae.perf.cache.invalidation import cache_scope
 from banrimkwae.perf.problems import ProblemError
 from banrimkwae.resort.bookings.models import Booking
 from banrimkwae.resort.bookings.repository import BookingRepository
@@ -99,6 +100,8 @@ class BookingService:
         room_type_id: int | None,
         page: PageRequest,
     ) -> Slice[RoomTypeAvailability]:
+        # Cached per property: a booking elsewhere leaves this answer valid.
+        cache_scope("property", property_id)
         nights = stay_nights(check_in, check_out)
         rows = await self.repository.availability(
             property_id,
@@ -126,6 +129,8 @@ class BookingService:
         earliest = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
         if body.check_in < earliest:
             raise ProblemError(422, f"check_in {body.check_in} is in the past")
+        # The response cache: this write concerns one property's bookings only.
+        cache_scope("property", body.property_id)
         # The lock comes first: see BookingRepository.lock_room_type.
         room_type = await self.repository.lock_room_type(body.room_type_id)
         if room_type is None or room_type.property_id != body.property_id:
@@ -237,6 +242,7 @@ class BookingService:
     async def _move(self, booking: Booking, status: str) -> Booking:
         if status not in TRANSITIONS.get(booking.status, frozenset()):
             raise ProblemError(409, f"a {booking.status} booking cannot become {status}")
+        cache_scope("property", booking.property_id)
         booking.status = status
         await self.repository.add(booking)
         return booking

@@ -1,0 +1,111 @@
+"""The response cache inside the real resort app, on every database: default policies from
+the migration, table tags from the query tracker, scoped invalidation of bookings, and guest
+data served only to its guest. Nothing here is configured: it is the app as installed."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.resort.test_bookings import book, create_property, create_room_type, create_rooms, day
+from tests.resort.test_guests import register_guest
+
+
+async def _resort(client: httpx.AsyncClient, staff: dict[str, str]) -> tuple[int, int]:
+    property_id = await create_property(client, staff)
+    room_type_id = await create_room_type(
+        client, staff, property_id, code="DLX", max_occupancy=2, base_rate="100.00"
+    )
+    await create_rooms(client, staff, property_id, room_type_id, "101", "102")
+    return property_id, room_type_id
+
+
+def _availability(property_id: int) -> str:
+    return (
+        f"/api/v1/properties/{property_id}/availability"
+        f"?check_in={day(10)}&check_out={day(12)}&guests=2"
+    )
+
+
+async def test_a_public_read_is_a_hit_the_second_time(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    property_id, _room_type = await _resort(client, staff)
+    first = await client.get(f"/api/v1/properties/{property_id}")
+    second = await client.get(f"/api/v1/properties/{property_id}")
+    assert first.headers["x-cache"] == "MISS"
+    assert second.headers["x-cache"] == "HIT l1"
+    assert second.json() == first.json()
+    assert second.headers["etag"] == first.headers["etag"]
+    assert "table:properties" in second.headers["surrogate-key"].split()
+
+
+async def test_a_staff_write_is_seen_by_the_next_read(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    property_id, _room_type = await _resort(client, staff)
+    await client.get(f"/api/v1/properties/{property_id}")
+    listing = await client.get("/api/v1/properties?limit=200")
+    assert listing.status_code == 200
+    renamed = await client.patch(
+        f"/api/v1/properties/{property_id}", json={"name": "Renamed Resort"}, headers=staff
+    )
+    assert renamed.status_code == 200, renamed.text
+    read = await client.get(f"/api/v1/properties/{property_id}")
+    assert read.headers["x-cache"] == "MISS"
+    assert read.json()["name"] == "Renamed Resort"
+    relisted = await client.get("/api/v1/properties?limit=200")
+    assert relisted.headers["x-cache"] == "MISS"
+
+
+async def test_a_booking_invalidates_its_property_and_not_another(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    here, room_type = await _resort(client, staff)
+    elsewhere, _other_type = await _resort(client, staff)
+    _guest, guest = await register_guest(client)
+    for property_id in (here, elsewhere):
+        await client.get(_availability(property_id))
+        assert (await client.get(_availability(property_id))).headers["x-cache"] == "HIT l1"
+    before = (await client.get(_availability(here))).json()["data"][0]["available_rooms"]
+
+    booked = await book(client, guest, here, room_type, day(10), day(12))
+    assert booked.status_code == 201, booked.text
+
+    after_here = await client.get(_availability(here))
+    after_elsewhere = await client.get(_availability(elsewhere))
+    assert after_here.headers["x-cache"] == "MISS"
+    assert after_here.json()["data"][0]["available_rooms"] == before - 1
+    assert after_elsewhere.headers["x-cache"] == "HIT l1"
+
+
+async def test_a_guest_sees_their_own_new_booking_and_nobody_elses(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    property_id, room_type = await _resort(client, staff)
+    _first, first = await register_guest(client)
+    _second, second = await register_guest(client)
+    mine = await client.get("/api/v1/guests/me/bookings", headers=first)
+    again = await client.get("/api/v1/guests/me/bookings", headers=first)
+    assert again.headers["x-cache"] == "HIT l1"
+    assert again.headers["cache-control"].startswith("private")
+    assert mine.json()["data"] == []
+
+    theirs = await client.get("/api/v1/guests/me/bookings", headers=second)
+    assert theirs.headers["x-cache"] == "MISS"
+
+    booked = await book(client, first, property_id, room_type, day(20), day(21))
+    assert booked.status_code == 201, booked.text
+    updated = await client.get("/api/v1/guests/me/bookings", headers=first)
+    assert [b["id"] for b in updated.json()["data"]] == [booked.json()["id"]]
+    other = await client.get("/api/v1/guests/me/bookings", headers=second)
+    assert other.json()["data"] == []
+    anonymous = await client.get("/api/v1/guests/me/bookings")
+    assert anonymous.status_code == 401
+
+
+async def test_a_staff_token_on_a_public_read_bypasses(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    property_id, _room_type = await _resort(client, staff)
+    response = await client.get(f"/api/v1/properties/{property_id}", headers=staff)
+    assert response.headers["x-cache"] == "BYPASS"
