@@ -25,7 +25,8 @@ from banrimkwae.perf.storage import (
     PerformanceRecommendation,
     QueryFingerprintRollup,
 )
-from tests.conftest import guest_headers, make_settings, staff_headers
+from tests.conftest import guest_headers, make_settings
+from tests.perf.admin.conftest import key_headers
 
 BASE = "/api/admin/performance"
 ROOMS = "/api/v1/rooms/{room_id}"
@@ -41,7 +42,7 @@ async def report_app(module_database_url: str) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def api(report_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def api(report_app: FastAPI, role_keys: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with report_app.state.database.sessions() as session:
         for table in (
             ApiMetricRollup,
@@ -53,7 +54,10 @@ async def api(report_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         await session.commit()
     transport = httpx.ASGITransport(app=report_app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", headers=staff_headers()
+        # An admin sees the query texts and plans that the tests below check.
+        transport=transport,
+        base_url="http://testserver",
+        headers=key_headers(role_keys["admin"]),
     ) as client:
         yield client
 

@@ -1,6 +1,7 @@
 """HTTP routes of the performance report: /api/admin/performance/{report,endpoints,queries,live}.
 
-Every route asks the platform's authorizer for the viewer role before anything else, and
+Every route asks the platform's authorizer for the viewer role before anything else (and
+hides sensitive fields from callers who are not admins: perf.admin.redaction), and
 answers an unknown query parameter, period, sort or order with a 400 problem naming the valid
 values. Reports read the rollup tables, so they cover every worker; the live feed is the
 in-memory view of the worker that serves the stream.
@@ -17,6 +18,8 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import StreamingResponse
 
+from banrimkwae.perf.access import RequireRole
+from banrimkwae.perf.admin.redaction import for_caller, payload_for_caller
 from banrimkwae.perf.admin.report import (
     ENDPOINT_SORTS,
     PERIODS,
@@ -126,13 +129,12 @@ def _page(items: Sequence[T], request: Request, limit: int, offset: int) -> Page
 
 
 def performance_router(platform: Platform) -> APIRouter:
-    async def viewer(request: Request) -> None:
-        await platform.authorize(request, "viewer")
-
     router = APIRouter(
         prefix="/api/admin/performance",
         tags=["performance"],
-        dependencies=[Depends(viewer)],
+        dependencies=[Depends(RequireRole(platform.authorize, "viewer"))],
+        # Failed authentication is rate-limited (perf.admin.ratelimit).
+        responses=problem_responses(429),
     )
     sessions = platform.database.sessions
 
@@ -142,11 +144,11 @@ def performance_router(platform: Platform) -> APIRouter:
         responses=problem_responses(400, 401, 403),
         dependencies=[_accepts("period")],
     )
-    async def report(period: PeriodParam = DEFAULT_PERIOD) -> PerformanceReport:
+    async def report(request: Request, period: PeriodParam = DEFAULT_PERIOD) -> PerformanceReport:
         """Summary, slowest endpoints, trends, cache, database and recommendations."""
         window = _window(period)
         async with sessions() as session:
-            return await build_report(session, window)
+            return for_caller(request, await build_report(session, window))
 
     @router.get(
         "/endpoints",
@@ -172,7 +174,7 @@ def performance_router(platform: Platform) -> APIRouter:
             rollups = await read_request_rollups(session, window)
         stats = [endpoint_stats(key, agg, window) for key, agg in rollups.endpoints.items()]
         ordered = sort_endpoints(stats, sort, descending=descending)
-        return _page(ordered, request, limit, offset)
+        return for_caller(request, _page(ordered, request, limit, offset))
 
     @router.get(
         "/queries",
@@ -200,10 +202,13 @@ def performance_router(platform: Platform) -> APIRouter:
             shown = ordered[offset : offset + limit]
             await attach_plans(session, shown)
         page = _page(ordered, request, limit, offset)
-        return Page[QueryStats](
-            data=[query_stats(fingerprint) for fingerprint in page.data],
-            links=page.links,
-            meta=page.meta,
+        return for_caller(
+            request,
+            Page[QueryStats](
+                data=[query_stats(fingerprint) for fingerprint in page.data],
+                links=page.links,
+                meta=page.meta,
+            ),
         )
 
     # An endless event stream: neither describable in OpenAPI nor something a contract
@@ -237,6 +242,7 @@ async def _live_events(platform: Platform, request: Request, *, once: bool) -> A
         now = time.time()
         series = [{"max_ms": None, **point} for point in platform.requests.live_series(now)]
         payload = {"worker": worker, "generated_at": now, "series": series}
+        payload = payload_for_caller(request, payload)
         yield b"id: %d\ndata: %s\n\n" % (int(now), orjson.dumps(payload))
         if once or await request.is_disconnected():
             return
