@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from banrimkwae.config import Settings
-from banrimkwae.perf.db import Database
+from banrimkwae.perf.db import Database, client_key
 from banrimkwae.perf.metrics.context import record_identity
 from banrimkwae.perf.problems import ProblemError
 from banrimkwae.resort.auth import Identity, TokenError, decode_token
@@ -22,7 +22,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Services and repositories only flush; nothing below the router commits.
     """
     database: Database = request.app.state.database
-    async with database.sessions() as session:
+    # With read replicas: a client's reads follow its own writes, and a request that may
+    # write (not GET/HEAD) reads from the primary too.
+    address = request.client.host if request.client else None
+    client = client_key(request.headers.get("authorization"), address)
+    primary_only = request.method not in ("GET", "HEAD")
+    async with database.session(client, primary_only=primary_only) as session:
         try:
             yield session
         except BaseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import event
@@ -14,6 +15,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from banrimkwae.perf.db.pools import PoolSettings
+from banrimkwae.perf.db.replicas import ReplicaConfig, ReplicaRouter
+from banrimkwae.perf.db.routing_session import CLIENT, PRIMARY_ONLY, RoutingSession
+
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers run beside the single writer; foreign keys are off by default in SQLite.
@@ -25,10 +30,14 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor.close()
 
 
-def create_engine_for_url(url: str, *, echo: bool = False, **options: Any) -> AsyncEngine:
+def create_engine_for_url(
+    url: str, *, echo: bool = False, pool: PoolSettings | None = None, **options: Any
+) -> AsyncEngine:
     """Create an AsyncEngine with settings suited to the URL's dialect."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, **options}
+    if pool is not None and parsed.get_backend_name() != "sqlite":
+        kwargs = {**pool.engine_options(), **kwargs}
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
@@ -44,18 +53,70 @@ def create_engine_for_url(url: str, *, echo: bool = False, **options: Any) -> As
 
 
 class Database:
-    """An engine and its session factory; the app's lifespan owns one."""
+    """The primary engine, its replicas (if any) and the session factory; the lifespan owns one.
 
-    def __init__(self, url: str, *, echo: bool = False, **options: Any) -> None:
+    With replica URLs, sessions route reads to the replicas (see replicas.py) and
+    `start()` begins their health checks; without, everything goes to the one engine.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool: PoolSettings | None = None,
+        replica_urls: Sequence[str] = (),
+        replicas: ReplicaConfig | None = None,
+        **options: Any,
+    ) -> None:
         self.url = url
-        self.engine = create_engine_for_url(url, echo=echo, **options)
-        self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine, expire_on_commit=False, autoflush=False
-        )
+        self.engine = create_engine_for_url(url, echo=echo, pool=pool, **options)
+        self.router: ReplicaRouter | None = None
+        if replica_urls:
+            if self.engine.dialect.name not in ("postgresql", "mysql"):
+                raise ValueError("read replicas need PostgreSQL or MariaDB")
+            engines = [
+                (replica_url, create_engine_for_url(replica_url, echo=echo, pool=pool, **options))
+                for replica_url in replica_urls
+            ]
+            self.router = ReplicaRouter(self.engine, engines, replicas)
+            self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+                self.engine,
+                expire_on_commit=False,
+                autoflush=False,
+                sync_session_class=RoutingSession,
+                router=self.router,
+            )
+        else:
+            self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def pools(self) -> dict[str, AsyncEngine]:
+        """Every engine by pool name, for the pool metrics."""
+        named = {"primary": self.engine}
+        if self.router is not None:
+            named.update((replica.name, replica.engine) for replica in self.router.replicas)
+        return named
+
+    def session(self, client: str | None = None, *, primary_only: bool = False) -> AsyncSession:
+        """A session. `client` (see replicas.client_key) keeps that client's reads consistent
+        with its own writes; `primary_only` keeps every statement on the primary (for a
+        request that may write: its reads then see the rows it is about to change)."""
+        if self.router is None:
+            return self.sessions()
+        return self.sessions(info={CLIENT: client, PRIMARY_ONLY: primary_only})
+
+    async def start(self) -> None:
+        if self.router is not None:
+            await self.router.start()
+
     async def dispose(self) -> None:
+        if self.router is not None:
+            await self.router.stop()
+            for replica in self.router.replicas:
+                await replica.engine.dispose()
         await self.engine.dispose()

@@ -40,6 +40,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from banrimkwae.perf.access import Authorizer
+from banrimkwae.perf.db.pools import pool_stats
 from banrimkwae.perf.metrics.aggregator import DURATION_BOUNDS_MS, RequestAggregator
 from banrimkwae.perf.problems import problem_responses
 from banrimkwae.perf.queries.aggregate import DB_DURATION_BOUNDS_MS, OperationDurations
@@ -113,9 +114,55 @@ POOL_OVERFLOW = _Family(
     "Connections open beyond the pool size.",
     ("pool_name",),
 )
+POOL_WAITS = _Family(
+    "db_client_connections_waits",
+    "Checkouts that found the pool exhausted and had to wait for a connection.",
+    ("pool_name",),
+)
+POOL_WAIT_TIME = _Family(
+    "db_client_connections_wait_time_seconds",
+    "Total time spent waiting for a connection from an exhausted pool.",
+    ("pool_name",),
+)
+POOL_TIMEOUTS = _Family(
+    "db_client_connections_timeouts",
+    "Checkouts that gave up waiting for a connection (pool timeout).",
+    ("pool_name",),
+)
+DB_ROUTED = _Family(
+    "banrimkwae_db_routed_statements",
+    "Statements routed by the replica router, by target (primary or a replica) and reason.",
+    ("target", "reason"),
+)
+REPLICA_IN_ROTATION = _Family(
+    "banrimkwae_db_replica_in_rotation",
+    "1 when the replica receives reads (healthy, not ejected, not lagging), else 0.",
+    ("replica",),
+)
+REPLICA_LAG = _Family(
+    "banrimkwae_db_replica_lag_seconds",
+    "Replication lag of the replica at its last check.",
+    ("replica",),
+)
 _HISTOGRAMS = (HTTP_DURATION, DB_DURATION)
-_COUNTERS = (CACHE_REQUESTS, DROPPED, FLUSH_FAILURES)
-_GAUGES = (ACTIVE_REQUESTS, POOL_CONNECTIONS, POOL_MAX, POOL_IDLE_MAX, POOL_OVERFLOW)
+_COUNTERS = (
+    CACHE_REQUESTS,
+    DROPPED,
+    FLUSH_FAILURES,
+    POOL_WAITS,
+    POOL_WAIT_TIME,
+    POOL_TIMEOUTS,
+    DB_ROUTED,
+)
+_GAUGES = (
+    ACTIVE_REQUESTS,
+    POOL_CONNECTIONS,
+    POOL_MAX,
+    POOL_IDLE_MAX,
+    POOL_OVERFLOW,
+    REPLICA_IN_ROTATION,
+    REPLICA_LAG,
+)
 
 
 @dataclass(slots=True)
@@ -209,12 +256,15 @@ class PrometheusExporter:
         db_operations: OperationDurations | None = None,
         flush_failures: Callable[[], Mapping[str, int]] = dict,
         cache_requests: Callable[[], Mapping[tuple[str, str], int]] = dict,
+        replicas: Callable[[], Mapping[str, Mapping[LabelValues, float]]] = dict,
     ) -> None:
         self.requests = requests
         self.pools = dict(pools or {})
         self.db_operations = OperationDurations() if db_operations is None else db_operations
         self.flush_failures = flush_failures
         self.cache_requests = cache_requests
+        # Replica router: {"routed": {(target, reason): n}, "healthy": ..., "lag": ...}.
+        self.replicas = replicas
         self.exchange_dir = Path(exchange_dir) if exchange_dir else None
         self.publish_interval = publish_interval
 
@@ -247,6 +297,10 @@ class PrometheusExporter:
         snapshot.gauges[ACTIVE_REQUESTS.name] = {(): float(self.requests.active_requests)}
         for name, engine in self.pools.items():
             _read_pool(snapshot, name, engine)
+        replicas = self.replicas()
+        snapshot.counters[DB_ROUTED.name] = dict(replicas.get("routed", {}))
+        snapshot.gauges[REPLICA_IN_ROTATION.name] = dict(replicas.get("healthy", {}))
+        snapshot.gauges[REPLICA_LAG.name] = dict(replicas.get("lag", {}))
         return snapshot
 
     def merged(self) -> Snapshot:
@@ -324,6 +378,11 @@ def _read_pool(snapshot: Snapshot, name: str, engine: AsyncEngine) -> None:
     # overflow() counts from -size: the connections opened beyond the pool size, if any.
     snapshot.gauges.setdefault(POOL_OVERFLOW.name, {})[(name,)] = float(max(pool.overflow(), 0))
     snapshot.gauges.setdefault(POOL_IDLE_MAX.name, {})[(name,)] = float(size)
+    stats = pool_stats(pool)
+    if stats is not None:
+        snapshot.counters.setdefault(POOL_WAITS.name, {})[(name,)] = float(stats.waits)
+        snapshot.counters.setdefault(POOL_WAIT_TIME.name, {})[(name,)] = stats.wait_seconds
+        snapshot.counters.setdefault(POOL_TIMEOUTS.name, {})[(name,)] = float(stats.timeouts)
     max_overflow = getattr(pool, "_max_overflow", None)
     if isinstance(max_overflow, int) and max_overflow >= 0:
         snapshot.gauges.setdefault(POOL_MAX.name, {})[(name,)] = float(size + max_overflow)
