@@ -1,0 +1,303 @@
+"""`banrimkwae autoscale simulate|configure|show|pin|events`.
+
+simulate replays a trace (a CSV path, or the name of a shipped trace: diurnal, weekly,
+bursts, flash_crowd) through the queueing model; the others read and write the
+`auto_scaling_config` rows the controller of `banrimkwae serve --autoscale` runs on.
+Errors are one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from banrimkwae.config import Settings, SettingsError, load_settings
+
+autoscale_app = typer.Typer(
+    help="Auto-scaling: simulate policies on traces, configure, pin, read events.",
+    no_args_is_help=True,
+)
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+SHIPPED_TRACES = Path(__file__).parent / "perf" / "scaling" / "traces"
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _fail(str(exc), 2)
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from banrimkwae.perf.scaling import ScalingConfigError
+
+    try:
+        return asyncio.run(work())
+    except ScalingConfigError as exc:
+        _fail(f"invalid scaling configuration: {exc}")
+    except (OSError, OperationalError, DBAPIError) as exc:
+        text = str(exc).strip()
+        _fail(f"database error: {text.splitlines()[0] if text else type(exc).__name__}")
+
+
+def _trace_path(trace: str) -> Path:
+    path = Path(trace)
+    if not path.exists() and (SHIPPED_TRACES / f"{trace}.csv").exists():
+        return SHIPPED_TRACES / f"{trace}.csv"
+    return path
+
+
+@autoscale_app.command()
+def simulate(
+    trace: Annotated[str, typer.Option(help="CSV (t,rps) or a shipped trace name.")],
+    policy: Annotated[str, typer.Option(help="threshold | hpa | slo")] = "slo",
+    output: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    capacity: Annotated[
+        float | None, typer.Option(help="Per-instance capacity, req/s (default: measured).")
+    ] = None,
+    startup: Annotated[
+        float | None, typer.Option(help="Instance start-up delay, s (default: measured).")
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Controller interval, s.")] = 15.0,
+    min_instances: Annotated[int, typer.Option("--min", help="Minimum instances.")] = 1,
+    max_instances: Annotated[int, typer.Option("--max", help="Maximum instances.")] = 20,
+) -> None:
+    """Replay a load trace through a queueing model of instances and score a policy."""
+    from banrimkwae.perf.scaling import ScalingConfigError
+    from banrimkwae.perf.scaling.policies import POLICIES
+    from banrimkwae.perf.scaling.simulator import (
+        MEASURED_CAPACITY_RPS,
+        MEASURED_STARTUP_SECONDS,
+        simulation_config,
+    )
+    from banrimkwae.perf.scaling.simulator import (
+        simulate as run_simulation,
+    )
+    from banrimkwae.perf.scaling.trace import TraceError, read_trace
+
+    if policy not in POLICIES:
+        _fail(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}", 2)
+    if output not in ("text", "json"):
+        _fail(f"unknown format {output!r}: use text or json", 2)
+    capacity_rps = MEASURED_CAPACITY_RPS if capacity is None else capacity
+    startup_s = MEASURED_STARTUP_SECONDS if startup is None else startup
+    if capacity_rps <= 0 or startup_s < 0 or interval <= 0:
+        _fail("--capacity and --interval must be positive, --startup non-negative", 2)
+    try:
+        loaded = read_trace(_trace_path(trace))
+        config = simulation_config(
+            policy, capacity_rps, min_instances=min_instances, max_instances=max_instances
+        )
+    except (TraceError, ScalingConfigError) as exc:
+        _fail(str(exc))
+    result = run_simulation(
+        loaded,
+        policy,
+        config,
+        capacity_rps=capacity_rps,
+        startup_seconds=startup_s,
+        interval_seconds=interval,
+    )
+    if output == "json":
+        print(json.dumps(result.as_dict()))
+        return
+    table = Table(title=f"{policy} on {loaded.name} ({result.duration_seconds / 3600:.1f} h)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in result.as_dict().items():
+        if name not in ("trace", "policy"):
+            table.add_row(name, f"{value}")
+    console.print(table)
+    console.print(
+        f"capacity {capacity_rps:g} req/s per instance and start-up {startup_s:g} s "
+        f"({'measured' if capacity is None and startup is None else 'given'}: see docs/scaling.md)"
+    )
+
+
+@autoscale_app.command()
+def configure(
+    service: Annotated[str, typer.Option(help="Service name.")] = "api",
+    policy: Annotated[str, typer.Option(help="threshold | hpa | slo")] = "slo",
+    min_instances: Annotated[int, typer.Option("--min")] = 1,
+    max_instances: Annotated[int, typer.Option("--max")] = 4,
+    cpu: Annotated[float, typer.Option(help="Target CPU %.")] = 70.0,
+    memory: Annotated[float, typer.Option(help="Target memory %.")] = 80.0,
+    response_time: Annotated[float, typer.Option(help="Target p95, ms.")] = 200.0,
+    up_cooldown: Annotated[float, typer.Option(help="Scale-up cooldown, s.")] = 0.0,
+    down_cooldown: Annotated[float, typer.Option(help="Scale-down cooldown, s.")] = 60.0,
+    up_count: Annotated[int, typer.Option(help="Observations over target to scale up.")] = 2,
+    down_count: Annotated[int, typer.Option(help="Observations under target to scale down.")] = 3,
+    capacity: Annotated[
+        float, typer.Option(help="slo: per-instance req/s (0: estimate from rate and CPU).")
+    ] = 0.0,
+    enabled: Annotated[bool, typer.Option(help="Whether the controller acts.")] = True,
+) -> None:
+    """Create or replace a service's auto_scaling_config row (validated first)."""
+    from banrimkwae.perf.db import create_engine_for_url
+    from banrimkwae.perf.scaling import ScalingConfig
+    from banrimkwae.perf.scaling.store import save_service
+
+    settings = _settings()
+
+    async def work() -> None:
+        config = ScalingConfig(
+            service_name=service,
+            min_instances=min_instances,
+            max_instances=max_instances,
+            target_cpu_percent=cpu,
+            target_memory_percent=memory,
+            target_response_time_ms=response_time,
+            scale_up_cooldown_seconds=up_cooldown,
+            scale_down_cooldown_seconds=down_cooldown,
+            scale_up_threshold_count=up_count,
+            scale_down_threshold_count=down_count,
+            capacity_rps=capacity,
+        )
+        engine = create_engine_for_url(settings.database_url)
+        try:
+            await save_service(engine, config, policy, enabled=enabled)
+        finally:
+            await engine.dispose()
+
+    _run(work)
+    console.print(f"{service}: {policy}, {min_instances}..{max_instances} instances")
+
+
+@autoscale_app.command()
+def show() -> None:
+    """Print every auto_scaling_config row, and whether the controller would accept it."""
+    from banrimkwae.perf.db import create_engine_for_url
+    from banrimkwae.perf.scaling import ScalingConfigError
+    from banrimkwae.perf.scaling.store import list_services, service_from_row
+
+    settings = _settings()
+
+    async def work() -> list[Any]:
+        engine = create_engine_for_url(settings.database_url)
+        try:
+            return await list_services(engine)
+        finally:
+            await engine.dispose()
+
+    rows = _run(work)
+    table = Table(title="auto_scaling_config")
+    for column in (
+        "service",
+        "policy",
+        "min",
+        "max",
+        "cpu %",
+        "p95 ms",
+        "cooldowns s",
+        "pin",
+        "valid",
+    ):
+        table.add_column(column)
+    for row in rows:
+        try:
+            service_from_row(row)
+            valid = "yes"
+        except ScalingConfigError as exc:
+            valid = str(exc)
+        pin = f"{row.pinned_instances} until {row.pinned_until}" if row.pinned_instances else ""
+        table.add_row(
+            row.service_name,
+            row.policy,
+            str(row.min_instances),
+            str(row.max_instances),
+            str(row.target_cpu_percent),
+            str(row.target_response_time_ms),
+            f"{row.scale_up_cooldown_seconds}/{row.scale_down_cooldown_seconds}",
+            pin,
+            valid,
+        )
+    console.print(table)
+
+
+@autoscale_app.command()
+def pin(
+    count: Annotated[int | None, typer.Argument(help="Instances to hold.", min=1)] = None,
+    service: Annotated[str, typer.Option(help="Service name.")] = "api",
+    duration: Annotated[float, typer.Option("--for", help="How long, s.")] = 3600.0,
+    clear: Annotated[bool, typer.Option(help="Remove the pin.")] = False,
+) -> None:
+    """Hold COUNT instances for a while (the controller obeys the pin over its policy)."""
+    from banrimkwae.perf.db import create_engine_for_url
+    from banrimkwae.perf.scaling.store import pin_service
+
+    if not clear and count is None:
+        _fail("give a COUNT to pin, or --clear", 2)
+    if duration <= 0:
+        _fail("--for must be positive", 2)
+    settings = _settings()
+    until = None if clear else dt.datetime.now(dt.UTC) + dt.timedelta(seconds=duration)
+
+    async def work() -> bool:
+        engine = create_engine_for_url(settings.database_url)
+        try:
+            return await pin_service(engine, service, None if clear else count, until)
+        finally:
+            await engine.dispose()
+
+    if not _run(work):
+        _fail(
+            f"no auto_scaling_config for service {service!r}: run `banrimkwae autoscale configure`"
+        )
+    console.print(
+        f"{service}: pin cleared"
+        if clear
+        else f"{service}: pinned to {count} until {until:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+@autoscale_app.command()
+def events(
+    service: Annotated[str, typer.Option(help="Service name.")] = "api",
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 20,
+) -> None:
+    """The newest scaling events of a service."""
+    from banrimkwae.perf.db import create_engine_for_url
+    from banrimkwae.perf.scaling.store import recent_events
+
+    settings = _settings()
+
+    async def work() -> list[Any]:
+        engine = create_engine_for_url(settings.database_url)
+        try:
+            return await recent_events(engine, service, limit)
+        finally:
+            await engine.dispose()
+
+    table = Table(title=f"scaling events of {service}")
+    for column in ("at", "event", "from", "to", "trigger", "value", "threshold", "reason"):
+        table.add_column(column)
+    for row in _run(work):
+        reasons = (row.event_details or {}).get("reasons", [])
+        table.add_row(
+            str(row.created_at),
+            row.event_type,
+            str(row.from_instances),
+            str(row.to_instances),
+            row.trigger_metric,
+            str(row.trigger_value),
+            str(row.threshold_value),
+            "; ".join(reasons),
+        )
+    console.print(table)
