@@ -69,12 +69,25 @@ def _stderr(message: str) -> None:
 BUILTIN_VARIANTS: dict[str, dict[str, str]] = {
     "naive": {"BANRIMKWAE_PLATFORM_ENABLED": "false"},
     "platform": {"BANRIMKWAE_PLATFORM_ENABLED": "true"},
+    # The monitoring stack alone: the platform without its response layers.
+    "monitoring": {
+        "BANRIMKWAE_PLATFORM_ENABLED": "true",
+        "BANRIMKWAE_CACHE_ENABLED": "false",
+        "BANRIMKWAE_COMPRESSION_ENABLED": "false",
+    },
     # The peer: the naive app instrumented by prometheus-fastapi-instrumentator.
     "instrumentator": {"BANRIMKWAE_PLATFORM_ENABLED": "false"},
+    # Compression peers (bench/peers/compression.py), and the platform's compression alone.
+    "starlette-gzip": {"BANRIMKWAE_PLATFORM_ENABLED": "false"},
+    "brotli-asgi": {"BANRIMKWAE_PLATFORM_ENABLED": "false"},
+    "compression": {"BANRIMKWAE_PLATFORM_ENABLED": "false"},
 }
 # Variants served by another app factory than `banrimkwae serve`'s.
 BUILTIN_APPS: dict[str, str] = {
     "instrumentator": "bench.peers.instrumentator:create_app",
+    "starlette-gzip": "bench.peers.compression:starlette_gzip",
+    "brotli-asgi": "bench.peers.compression:brotli_asgi",
+    "compression": "bench.peers.compression:own_compression",
 }
 
 
@@ -478,6 +491,7 @@ def run_wrk(
     connections: int,
     duration_s: int,
     timeout_s: int = 10,
+    accept_encoding: str | None = None,
 ) -> WrkResult:
     command = [
         wrk_binary(),
@@ -495,6 +509,7 @@ def run_wrk(
         "--",
         str(request_file),
         str(threads),
+        *([accept_encoding] if accept_encoding else []),
     ]
     finished = subprocess.run(
         command, capture_output=True, text=True, timeout=duration_s + 60, check=False
@@ -527,6 +542,8 @@ class BenchConfig:
     request_count: int = 30_000
     results_dir: Path = RESULTS_DIR
     reseed: bool = False
+    # Sent with every wrk request when set (wrk sends no Accept-Encoding of its own).
+    accept_encoding: str | None = None
 
     def check(self) -> None:
         if not self.variants:
@@ -770,6 +787,7 @@ def _wrk(config: BenchConfig, base_url: str, request_file: Path, duration_s: int
         connections=config.connections,
         duration_s=duration_s,
         timeout_s=config.timeout_s,
+        accept_encoding=config.accept_encoding,
     )
 
 

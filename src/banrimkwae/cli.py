@@ -13,6 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from banrimkwae.cli_apikey import apikey_app
+from banrimkwae.cli_autoscale import autoscale_app
+from banrimkwae.cli_cache import cache_app
+from banrimkwae.cli_db import register_index_commands
 from banrimkwae.config import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -26,6 +30,10 @@ token_app = typer.Typer(help="Issue bearer tokens for guests and staff.", no_arg
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+register_index_commands(db_app)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(autoscale_app, name="autoscale")
+app.add_typer(cache_app, name="cache")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -155,22 +163,87 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    autoscale: Annotated[
+        bool, typer.Option(help="Run the auto-scaling controller (auto_scaling_config row).")
+    ] = False,
+    autoscale_service: Annotated[str, typer.Option(help="Service name to scale.")] = "api",
+    autoscale_interval: Annotated[float, typer.Option(help="Controller interval, s.")] = 15.0,
 ) -> None:
     """Serve the API (uvicorn with uvloop and httptools)."""
     settings = _settings()
-    _serve(settings, host=host, port=port, workers=workers)
+    if autoscale:
+        _check_autoscale(settings, autoscale_service)
+    _serve(
+        settings,
+        host=host,
+        port=port,
+        workers=workers,
+        autoscale=(autoscale_service, autoscale_interval) if autoscale else None,
+    )
 
 
-def _serve(settings: Settings, *, host: str | None, port: int | None, workers: int | None) -> None:
+def _check_autoscale(settings: Settings, service: str) -> None:
+    """Refuse to start on a missing or invalid auto_scaling_config row (one line)."""
+    from banrimkwae.perf.db import create_engine_for_url
+    from banrimkwae.perf.scaling import ScalingConfigError
+    from banrimkwae.perf.scaling.store import load_service
+
+    async def work() -> Any:
+        engine = create_engine_for_url(settings.database_url)
+        try:
+            return await load_service(engine, service)
+        finally:
+            await engine.dispose()
+
+    try:
+        found = _run(work)
+    except ScalingConfigError as exc:
+        _fail(f"auto_scaling_config of {service!r} is invalid: {exc}")
+    if found is None:
+        _fail(f"no auto_scaling_config for {service!r}: run `banrimkwae autoscale configure`")
+
+
+def _serve(
+    settings: Settings,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    autoscale: tuple[str, float] | None = None,
+) -> None:
     import tempfile
 
     import uvicorn
 
     worker_count = workers or settings.workers
-    if worker_count > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # With --autoscale the worker count may grow past one.
+    several = worker_count > 1 or autoscale is not None
+    if several and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its metrics snapshot here; any worker's /metrics merges them.
         metrics_dir = tempfile.TemporaryDirectory(prefix="banrimkwae-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
+    if several and settings.redis_url is None and settings.cache_tag_file is None:
+        # Without Redis the workers share cache tag versions through one mapped file.
+        tag_dir = tempfile.TemporaryDirectory(prefix="banrimkwae-cache-")
+        os.environ["BANRIMKWAE_CACHE_TAG_FILE"] = os.path.join(tag_dir.name, "tags")
+    if autoscale is not None:
+        from banrimkwae.perf.scaling.uvicorn_runner import serve_autoscaled
+
+        serve_autoscaled(
+            "banrimkwae.app:create_app",
+            database_url=settings.database_url,
+            service=autoscale[0],
+            interval=autoscale[1],
+            workers=worker_count,
+            host=host or settings.host,
+            port=port or settings.port,
+            loop="uvloop",
+            http="httptools",
+            log_level=settings.log_level,
+            access_log=False,
+            proxy_headers=False,
+        )
+        return
     uvicorn.run(
         "banrimkwae.app:create_app",
         factory=True,

@@ -31,6 +31,24 @@ class Settings(BaseSettings):
     database_echo: bool = False
     redis_url: str | None = None
 
+    # Pools (every engine alike) and read replicas (perf.db.replicas); replicas need
+    # PostgreSQL or MariaDB. Reads go to replicas chosen by `replica_algorithm`.
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
+    database_pool_max_overflow: int = Field(default=10, ge=0, le=1000)
+    database_pool_timeout: float = Field(default=30.0, gt=0, le=600)
+    database_pool_recycle: float = Field(default=1800.0, ge=-1)
+    database_pool_pre_ping: bool = True
+    database_pool_use_lifo: bool = False
+    database_replica_urls: list[str] = Field(default_factory=list)
+    replica_algorithm: Literal["round_robin", "weighted", "least_outstanding", "p2c_peak_ewma"] = (
+        "p2c_peak_ewma"
+    )
+    replica_weights: list[int] = Field(default_factory=list)
+    replica_max_lag_seconds: float = Field(default=5.0, gt=0)
+    replica_check_interval: float = Field(default=1.0, gt=0, le=600)
+    replica_read_your_writes_seconds: float = Field(default=5.0, ge=0)
+    replica_panic_threshold: float = Field(default=0.0, ge=0, le=1)
+
     # One switch for the whole performance platform: off gives the "naive" baseline app.
     platform_enabled: bool = True
 
@@ -44,6 +62,9 @@ class Settings(BaseSettings):
     token_secret: SecretStr | None = None
     secret_file: Path = Path(".banrimkwae-secret")
     token_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
+    # The platform's endpoints take API keys (`banrimkwae apikey`); a staff bearer token
+    # counts as this role there ("none": staff tokens are no credential for them).
+    staff_token_platform_role: Literal["none", "viewer"] = "viewer"
 
     # Monitoring (perf.metrics, perf.queries): aggregated in memory, flushed in batches.
     metrics_flush_interval: float = Field(default=10.0, gt=0, le=3600)
@@ -58,6 +79,15 @@ class Settings(BaseSettings):
     metrics_rollup_retention_days: int = Field(default=90, ge=1, le=3650)
     metrics_public: bool = False
 
+    # Negotiated br/zstd/gzip for responses of at least this many bytes, plus ETags and 304s.
+    compression_enabled: bool = True
+    compression_min_size: int = Field(default=256, ge=0, le=16 * 1024 * 1024)
+
+    # Response cache (perf.cache): L1 in each process, plus Redis as L2 when redis_url is set.
+    cache_enabled: bool = True
+    cache_l1_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    cache_tag_file: str | None = None
+
     seed: int = 20261127
     partition_retention_months: int = Field(default=13, ge=1, le=120)
     partition_months_ahead: int = Field(default=3, ge=1, le=36)
@@ -68,6 +98,13 @@ class Settings(BaseSettings):
         driver = value.split("://", 1)[0]
         if driver not in SUPPORTED_DRIVERS:
             raise ValueError(f"driver {driver!r} is not one of {', '.join(SUPPORTED_DRIVERS)}")
+        return value
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _known_replica_drivers(cls, value: list[str]) -> list[str]:
+        for url in value:
+            cls._known_driver(url)
         return value
 
     @classmethod
@@ -112,6 +149,8 @@ class Settings(BaseSettings):
                 shown[name] = "**********"
             elif isinstance(value, str) and "://" in value:
                 shown[name] = _mask_url(value)
+            elif name == "database_replica_urls":
+                shown[name] = [_mask_url(url) for url in value]
             elif isinstance(value, Path):
                 shown[name] = str(value)
             else:

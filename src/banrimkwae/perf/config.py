@@ -25,4 +25,22 @@ class MonitoringConfig:
     rollup_retention_days: int = 90
     # /metrics without a key (the admin issue adds keys; until then it is open).
     metrics_public: bool = True
+    # Response compression (perf.responses.compression): off leaves bodies as the app sent them.
+    compression_enabled: bool = True
+    compression_min_size: int = 256
     worker: str = field(default_factory=_worker_name)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    """The response cache (perf.cache): L1 only unless a Redis URL is given."""
+
+    enabled: bool = True
+    redis_url: str | None = None
+    l1_max_bytes: int = 64 * 1024 * 1024
+    # Without Redis: a file every worker of the machine maps to share tag versions.
+    tag_file: str | None = None
+    # Keys in Redis live under bk:c:<namespace>: (several installations on one Redis).
+    namespace: str = ""
+    max_body: int = 1024 * 1024
+    policy_check_interval: float = 1.0

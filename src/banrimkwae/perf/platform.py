@@ -14,22 +14,40 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from banrimkwae.perf.access import Authorizer
+from banrimkwae.perf.admin.audit_router import audit_router
 from banrimkwae.perf.admin.router import performance_router
-from banrimkwae.perf.config import MonitoringConfig
+from banrimkwae.perf.cache.middleware import Identify
+from banrimkwae.perf.cache.response_cache import ResponseCache
+from banrimkwae.perf.config import CacheConfig, MonitoringConfig
 from banrimkwae.perf.db import Database
+from banrimkwae.perf.db.replicas_router import database_router
 from banrimkwae.perf.metrics.aggregator import RequestAggregator
 from banrimkwae.perf.metrics.middleware import MetricsMiddleware
 from banrimkwae.perf.metrics.prometheus import PrometheusExporter, metrics_router, multiprocess_dir
 from banrimkwae.perf.metrics.resources import ResourceSampler
 from banrimkwae.perf.metrics.store import MetricsFlusher, MetricsStore
 from banrimkwae.perf.queries import QueryTracker
+from banrimkwae.perf.responses.compression import CompressionMiddleware
 
 
 class Platform:
-    def __init__(self, config: MonitoringConfig, database: Database, authorize: Authorizer) -> None:
+    def __init__(
+        self,
+        config: MonitoringConfig,
+        database: Database,
+        authorize: Authorizer,
+        *,
+        cache: CacheConfig | None = None,
+        identify: Identify | None = None,
+    ) -> None:
         self.config = config
         self.database = database
         self.authorize = authorize
+        # The response cache: `identify` verifies a caller's credentials for user-scoped
+        # policies (the host app's token check; perf/ knows no tokens).
+        self.cache: ResponseCache | None = None
+        if cache is not None and cache.enabled:
+            self.cache = ResponseCache(cache, database.engine, identify=identify)
         self.requests = RequestAggregator(
             buffer_size=config.buffer_size,
             sample_rate=config.sample_rate,
@@ -50,19 +68,23 @@ class Platform:
         self.queries = QueryTracker(config, database)
         self.prometheus = PrometheusExporter(
             self.requests,
-            pools={"primary": database.engine},
+            pools=database.pools,
+            replicas=database.router.metrics if database.router is not None else dict,
             exchange_dir=multiprocess_dir(),
             db_operations=self.queries.durations,
             flush_failures=lambda: {
                 "requests": self.metrics_flusher.flush_failures,
                 "queries": self.queries.flush_failures,
             },
+            cache_requests=(self.cache.statistics.layer_counts if self.cache is not None else dict),
         )
         self.router = APIRouter()
         self.router.include_router(
             metrics_router(self.prometheus, authorize, public=config.metrics_public)
         )
         self.router.include_router(performance_router(self))
+        self.router.include_router(database_router(database, authorize))
+        self.router.include_router(audit_router(self))
 
     def instrument(self, engine: AsyncEngine) -> None:
         """Track every statement `engine` runs for a request."""
@@ -70,6 +92,10 @@ class Platform:
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """The platform's middlewares around `app`, outermost first."""
+        if self.config.compression_enabled:
+            app = CompressionMiddleware(app, min_size=self.config.compression_min_size)
+        if self.cache is not None:
+            app = self.cache.wrap(app)
         return MetricsMiddleware(app, self.requests, finish_request=self.queries.finish_request)
 
     async def start(self) -> None:
@@ -78,6 +104,9 @@ class Platform:
         self.metrics_flusher.start()
         # Query tracking: fingerprint rollup flusher and plan-capture worker.
         self.queries.start()
+        # Response cache: store (pub/sub listener), policies and their reloader.
+        if self.cache is not None:
+            await self.cache.start()
 
     async def stop(self) -> None:
         """Stop the background work and flush what is left."""
@@ -85,3 +114,5 @@ class Platform:
         await self.metrics_flusher.stop()
         # Query tracking: capture queued plans, flush the last fingerprint window.
         await self.queries.stop()
+        if self.cache is not None:
+            await self.cache.stop()

@@ -2,6 +2,7 @@
 
 from banrimkwae.perf.storage.models import (
     ApiCacheConfig,
+    ApiKey,
     ApiMetricRollup,
     ApiPerformanceMetric,
     AuditLog,
@@ -23,6 +24,7 @@ PARTITIONED_TABLES = {
 __all__ = [
     "PARTITIONED_TABLES",
     "ApiCacheConfig",
+    "ApiKey",
     "ApiMetricRollup",
     "ApiPerformanceMetric",
     "AuditLog",

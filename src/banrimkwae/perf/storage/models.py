@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Computed,
     Date,
     Double,
@@ -132,6 +133,13 @@ class ApiCacheConfig(PlatformBase):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[dt.datetime | None] = _now()
     updated_at: Mapped[dt.datetime | None] = _now(on_update=True)
+    # Beyond the specification (migration 0004): the response cache's stale windows, and
+    # options (client_max_age, honour_client_no_cache, warm_requests).
+    stale_while_revalidate_seconds: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
+    stale_if_error_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cache_options: Mapped[Any | None] = mapped_column(JSON)
 
 
 class DatabaseQueryPerformance(PlatformBase):
@@ -187,6 +195,15 @@ class AutoScalingConfig(PlatformBase):
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[dt.datetime | None] = _now()
     updated_at: Mapped[dt.datetime | None] = _now(on_update=True)
+    # Migration 0006: the policy the controller runs; a manual pin held until pinned_until.
+    policy: Mapped[str] = mapped_column(String(20), default="slo", server_default="slo")
+    capacity_rps: Mapped[Decimal] = mapped_column(
+        Numeric(10, 2), default=Decimal("0"), server_default="0"
+    )
+    pinned_instances: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pinned_until: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
+    leader_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    leader_until: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
 class ScalingEvent(PlatformBase):
@@ -359,3 +376,32 @@ class ProcessSample(PlatformBase):
     worker: Mapped[str] = mapped_column(String(64))
     rss_mb: Mapped[float] = mapped_column(Double)
     cpu_percent: Mapped[float] = mapped_column(Double)
+
+
+API_KEY_ROLES = ("viewer", "operator", "admin")
+
+
+class ApiKey(PlatformBase):
+    """An API key for the platform's endpoints (migration 0005). Only its SHA-256 is kept.
+
+    `key_id` is the public part of the key (`bkw_<key_id>_<secret>`): it finds the row, names
+    the key in lists and the audit log, and is what `apikey revoke` takes.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        UniqueConstraint("key_id", name="uk_api_keys_key_id"),
+        CheckConstraint("role IN ('viewer', 'operator', 'admin')", name="role"),
+    )
+
+    id: Mapped[int] = _id()
+    key_id: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        Timestamp, server_default=func.current_timestamp()
+    )
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
