@@ -405,3 +405,24 @@ class ApiKey(PlatformBase):
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class ConfigVersion(PlatformBase):
+    """One stored version of a configuration row (migration 0007): every change adds one.
+
+    `kind` names the table ("cache_policy", "scaling_config"), `target_id` the row's id;
+    `body` is the row's configuration after the change, null when the change deleted it.
+    """
+
+    __tablename__ = "config_versions"
+    __table_args__ = (
+        UniqueConstraint("kind", "target_id", "version", name="uk_config_versions_version"),
+    )
+
+    id: Mapped[int] = _id()
+    kind: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int] = mapped_column(UnsignedBigInt)
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[Any | None] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime | None] = _now()

@@ -1,0 +1,5 @@
+"""Fixtures of the recommendations' tests: the admin API's keys and app (tests/perf/admin)."""
+
+from tests.perf.admin.conftest import admin_app, role_keys
+
+__all__ = ["admin_app", "role_keys"]
