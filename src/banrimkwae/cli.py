@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from banrimkwae.cli_apikey import apikey_app
 from banrimkwae.cli_autoscale import autoscale_app
 from banrimkwae.cli_cache import cache_app
 from banrimkwae.cli_db import register_index_commands
-from banrimkwae.config import Settings, SettingsError, load_settings
+from banrimkwae.cli_recommend import recommend
+from banrimkwae.cli_support import cli_settings as _settings
+from banrimkwae.cli_support import console, err_console
+from banrimkwae.cli_support import fail as _fail
+from banrimkwae.cli_support import run_async as _run
+from banrimkwae.config import Settings
 
 app = typer.Typer(
     help="Banrimkwae resort-management API and its performance platform.",
@@ -34,33 +36,7 @@ register_index_commands(db_app)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(autoscale_app, name="autoscale")
 app.add_typer(cache_app, name="cache")
-
-console = Console()
-err_console = Console(stderr=True)
-T = TypeVar("T")
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        _fail(str(exc), 2)
-
-
-def _run(coroutine_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run async work, turning connection and database errors into one-line failures."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    try:
-        return asyncio.run(coroutine_factory())
-    except (OSError, OperationalError, DBAPIError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        _fail(f"database error: {first_line}")
+app.command("recommend")(recommend)
 
 
 @app.command()
@@ -263,6 +239,9 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
     scale: Annotated[str, typer.Option(help="Seed scale when the database is empty.")] = "medium",
+    traffic: Annotated[
+        bool, typer.Option(help="Generate gentle synthetic read traffic for the dashboard.")
+    ] = True,
 ) -> None:
     """Migrate, seed (when the database is empty), then serve and print the URLs."""
     from banrimkwae import migrate as migrations
@@ -289,6 +268,14 @@ def demo(
     base = f"http://{bind_host}:{bind_port}"
     console.print(f"API:      {base}/api/v1/properties")
     console.print(f"OpenAPI:  {base}/docs")
+    if settings.platform_enabled:
+        from banrimkwae.demo_traffic import demo_viewer_key, start_demo_traffic
+
+        key = _run(lambda: demo_viewer_key(settings.database_url))
+        console.print(f"Dashboard: {base}/admin/performance#key={key}", soft_wrap=True)
+        console.print(f"Viewer key (new, shown once): {key}", soft_wrap=True)
+        if traffic:
+            start_demo_traffic(bind_host, bind_port)
     _serve(settings, host=bind_host, port=bind_port, workers=None)
 
 

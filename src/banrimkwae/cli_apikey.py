@@ -7,38 +7,22 @@ same transaction as the change. Errors are one line on stderr and a non-zero exi
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from banrimkwae.config import Settings, SettingsError, load_settings
+from banrimkwae.cli_support import T, console, err_console, run_async
+from banrimkwae.cli_support import cli_settings as _settings
+from banrimkwae.cli_support import fail as _fail
 
 apikey_app = typer.Typer(
     help="API keys for /api/admin and /metrics: viewer, operator or admin.",
     no_args_is_help=True,
 )
-
-console = Console()
-err_console = Console(stderr=True)
-T = TypeVar("T")
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        _fail(str(exc), 2)
 
 
 def _actor() -> str:
@@ -50,18 +34,9 @@ def _actor() -> str:
 
 
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
     from banrimkwae.perf.admin.keys import ApiKeyError
 
-    try:
-        return asyncio.run(work())
-    except ApiKeyError as exc:
-        _fail(str(exc))
-    except (OSError, OperationalError, DBAPIError) as exc:
-        text = str(exc).strip()
-        first_line = text.splitlines()[0] if text else type(exc).__name__
-        _fail(f"database error: {first_line} (is the schema migrated? banrimkwae migrate)")
+    return run_async(work, explain={ApiKeyError: ""})
 
 
 async def _in_transaction(url: str, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:

@@ -8,53 +8,30 @@ Errors are one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from banrimkwae.config import Settings, SettingsError, load_settings
+from banrimkwae.cli_support import T, console, run_async
+from banrimkwae.cli_support import cli_settings as _settings
+from banrimkwae.cli_support import fail as _fail
 
 autoscale_app = typer.Typer(
     help="Auto-scaling: simulate policies on traces, configure, pin, read events.",
     no_args_is_help=True,
 )
-console = Console()
-err_console = Console(stderr=True)
-T = TypeVar("T")
 SHIPPED_TRACES = Path(__file__).parent / "perf" / "scaling" / "traces"
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        _fail(str(exc), 2)
-
-
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
     from banrimkwae.perf.scaling import ScalingConfigError
 
-    try:
-        return asyncio.run(work())
-    except ScalingConfigError as exc:
-        _fail(f"invalid scaling configuration: {exc}")
-    except (OSError, OperationalError, DBAPIError) as exc:
-        text = str(exc).strip()
-        _fail(f"database error: {text.splitlines()[0] if text else type(exc).__name__}")
+    return run_async(work, explain={ScalingConfigError: "invalid scaling configuration"})
 
 
 def _trace_path(trace: str) -> Path:

@@ -15,43 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from banrimkwae.config import Settings, SettingsError, load_settings
+from banrimkwae.cli_support import cli_settings as _settings
+from banrimkwae.cli_support import console, err_console
+from banrimkwae.cli_support import fail as _fail
+from banrimkwae.cli_support import run_async as _run
+from banrimkwae.config import Settings
 
 cache_app = typer.Typer(help="The response cache: policies, statistics, invalidation, warming.")
-
-console = Console()
-err_console = Console(stderr=True)
-T = TypeVar("T")
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        _fail(str(exc), 2)
-
-
-def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    try:
-        return asyncio.run(factory())
-    except (OSError, OperationalError, DBAPIError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        _fail(f"database error: {first}")
 
 
 @cache_app.command("policies")

@@ -14,6 +14,11 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from banrimkwae.cli_support import cli_settings as _settings
+from banrimkwae.cli_support import console, err_console
+from banrimkwae.cli_support import fail as _fail
+from banrimkwae.cli_support import run_async as _run
+
 if TYPE_CHECKING:
     from banrimkwae.perf.db.advice import Advice
 
@@ -34,7 +39,6 @@ def _short(text: str, width: int = TEXT_WIDTH) -> str:
 
 def indexes() -> None:
     """Index usage: used, unused and duplicate indexes, sequential scans, slow fingerprints."""
-    from banrimkwae.cli import _run, _settings, console
     from banrimkwae.perf.db import create_engine_for_url
     from banrimkwae.perf.db.fingerprints import slow_fingerprints
     from banrimkwae.perf.db.indexes import analyse_indexes
@@ -83,7 +87,6 @@ def indexes() -> None:
 
 
 def _print_slow(slow: list[Any]) -> None:
-    from banrimkwae.cli import console
 
     table = Table(title="slow fingerprints (most total time first)")
     for column in ("fingerprint", "runs", "median ms", "statement"):
@@ -105,7 +108,6 @@ def advise(
     ] = True,
 ) -> None:
     """Propose indexes for the slow fingerprints, each measured first; --apply builds them."""
-    from banrimkwae.cli import _run, _settings, console, err_console
     from banrimkwae.perf.db import advice as advisor
     from banrimkwae.perf.db import create_engine_for_url, recommend
 
@@ -154,7 +156,6 @@ def advise(
 
 
 def _applying(proposal: Any, recommendation_id: int) -> Callable[[], Coroutine[Any, Any, str]]:
-    from banrimkwae.cli import _settings
     from banrimkwae.perf.db import create_engine_for_url
     from banrimkwae.perf.db.recommend import apply
 
@@ -174,7 +175,6 @@ def explain(
     ],
 ) -> None:
     """Plan a recorded fingerprint again (values taken from the table; never run)."""
-    from banrimkwae.cli import _fail, _run, _settings, console
     from banrimkwae.perf.db import create_engine_for_url
     from banrimkwae.perf.db.advice import covered, table_columns
     from banrimkwae.perf.db.candidates import index_candidates

@@ -15,10 +15,14 @@ from starlette.types import ASGIApp
 
 from banrimkwae.perf.access import Authorizer
 from banrimkwae.perf.admin.audit_router import audit_router
+from banrimkwae.perf.admin.cache_admin import cache_admin_router
 from banrimkwae.perf.admin.router import performance_router
+from banrimkwae.perf.admin.scaling_admin import scaling_admin_router
+from banrimkwae.perf.admin.scaling_status import scaling_status_router
 from banrimkwae.perf.cache.middleware import Identify
 from banrimkwae.perf.cache.response_cache import ResponseCache
 from banrimkwae.perf.config import CacheConfig, MonitoringConfig
+from banrimkwae.perf.dashboard import dashboard_router
 from banrimkwae.perf.db import Database
 from banrimkwae.perf.db.replicas_router import database_router
 from banrimkwae.perf.metrics.aggregator import RequestAggregator
@@ -27,6 +31,8 @@ from banrimkwae.perf.metrics.prometheus import PrometheusExporter, metrics_route
 from banrimkwae.perf.metrics.resources import ResourceSampler
 from banrimkwae.perf.metrics.store import MetricsFlusher, MetricsStore
 from banrimkwae.perf.queries import QueryTracker
+from banrimkwae.perf.recommend import recommendations_router
+from banrimkwae.perf.recommend.timer import RecommendationTimer
 from banrimkwae.perf.responses.compression import CompressionMiddleware
 
 
@@ -78,6 +84,8 @@ class Platform:
             },
             cache_requests=(self.cache.statistics.layer_counts if self.cache is not None else dict),
         )
+        # The recommendation rules, hourly (also on demand: `banrimkwae recommend`).
+        self.recommender = RecommendationTimer(database.engine)
         self.router = APIRouter()
         self.router.include_router(
             metrics_router(self.prometheus, authorize, public=config.metrics_public)
@@ -85,6 +93,12 @@ class Platform:
         self.router.include_router(performance_router(self))
         self.router.include_router(database_router(database, authorize))
         self.router.include_router(audit_router(self))
+        self.router.include_router(cache_admin_router(self))
+        self.router.include_router(scaling_admin_router(self))
+        self.router.include_router(scaling_status_router(self))
+        self.router.include_router(recommendations_router(self))
+        # The dashboard page at /admin/performance; it reads the routes above with a key.
+        self.router.include_router(dashboard_router())
 
     def instrument(self, engine: AsyncEngine) -> None:
         """Track every statement `engine` runs for a request."""
@@ -104,6 +118,7 @@ class Platform:
         self.metrics_flusher.start()
         # Query tracking: fingerprint rollup flusher and plan-capture worker.
         self.queries.start()
+        self.recommender.start()
         # Response cache: store (pub/sub listener), policies and their reloader.
         if self.cache is not None:
             await self.cache.start()
@@ -114,5 +129,6 @@ class Platform:
         await self.metrics_flusher.stop()
         # Query tracking: capture queued plans, flush the last fingerprint window.
         await self.queries.stop()
+        await self.recommender.stop()
         if self.cache is not None:
             await self.cache.stop()
