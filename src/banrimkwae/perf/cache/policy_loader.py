@@ -11,8 +11,6 @@ Edits made straight in SQL are caught by a slower check of the rows' count and n
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -24,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from banrimkwae.perf.cache.entry import CachedResponse
 from banrimkwae.perf.cache.policies import PolicyHolder, PolicySet, compile_rows_checked
 from banrimkwae.perf.cache.store import ResponseStore
+from banrimkwae.perf.periodic import PeriodicTask
 from banrimkwae.perf.storage.models import ApiCacheConfig
 
 log = logging.getLogger(__name__)
@@ -74,10 +73,16 @@ class PolicyReloader:
         self.interval = interval
         self.full_check_interval = full_check_interval
         self.reloads = 0
-        self.failures = 0
         self.errors: list[str] = []
         self._rows: list[dict[str, Any]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._last_full = time.monotonic()
+        self._periodic = PeriodicTask(
+            "cache-policy-reloader",
+            interval,
+            self._step,
+            log=log,
+            failure="cache policy reload failed; keeping the current set",
+        )
 
     async def reload(self) -> PolicySet:
         """Read and compile the policies now, and arm the sentinel."""
@@ -102,29 +107,21 @@ class PolicyReloader:
             await self.reload()
         return changed
 
-    async def _run(self) -> None:
-        last_full = time.monotonic()
-        while True:
-            await asyncio.sleep(self.interval)
-            full = time.monotonic() - last_full >= self.full_check_interval
-            if full:
-                last_full = time.monotonic()
-            try:
-                await self.check(full=full)
-            except Exception:
-                self.failures += 1
-                log.warning("cache policy reload failed; keeping the current set", exc_info=True)
+    @property
+    def failures(self) -> int:
+        return self._periodic.failures
+
+    async def _step(self) -> None:
+        full = time.monotonic() - self._last_full >= self.full_check_interval
+        if full:
+            self._last_full = time.monotonic()
+        await self.check(full=full)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="cache-policy-reloader")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._periodic.stop()
 
 
 def describe(policies: PolicySet) -> list[Mapping[str, Any]]:

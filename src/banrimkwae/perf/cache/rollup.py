@@ -10,7 +10,6 @@ Several workers add to one row: UPDATE ... SET n = n + delta, INSERT when there 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from banrimkwae.perf.cache.statistics import CacheStatistics
+from banrimkwae.perf.periodic import PeriodicTask
 from banrimkwae.perf.storage.models import CacheStatistic
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,14 @@ class StatisticsRollup:
         self.engine = engine
         self.with_l2 = with_l2
         self.interval = interval
-        self.failures = 0
         self._flushed: dict[str, dict[str, Any]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = PeriodicTask(
+            "cache-statistics-rollup",
+            interval,
+            self.flush,
+            log=log,
+            failure="cache statistics flush failed",
+        )
 
     def _delta(self) -> dict[str, dict[str, Any]]:
         delta: dict[str, dict[str, Any]] = {}
@@ -117,24 +122,14 @@ class StatisticsRollup:
                     continue  # another worker inserted it: add to theirs
         return len(rows)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.flush()
-            except Exception:
-                self.failures += 1
-                log.warning("cache statistics flush failed", exc_info=True)
+    @property
+    def failures(self) -> int:
+        return self._periodic.failures
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="cache-statistics-rollup")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._periodic.stop()
         with contextlib.suppress(Exception):
             await self.flush()
