@@ -1,13 +1,15 @@
-"""`banrimkwae autoscale simulate|configure|show|pin|events`.
+"""`banrimkwae autoscale simulate|configure|show|pin|events|run`.
 
 simulate replays a trace (a CSV path, or the name of a shipped trace: diurnal, weekly,
 bursts, flash_crowd) through the queueing model; the others read and write the
-`auto_scaling_config` rows the controller of `banrimkwae serve --autoscale` runs on.
+`auto_scaling_config` rows the controller of `banrimkwae serve --autoscale` runs on; run
+runs that controller alone on the kubernetes (or dry-run) orchestrator.
 Errors are one line on stderr and a non-zero exit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable, Coroutine
@@ -20,12 +22,17 @@ from rich.table import Table
 from banrimkwae.cli_support import T, console, run_async
 from banrimkwae.cli_support import cli_settings as _settings
 from banrimkwae.cli_support import fail as _fail
+from banrimkwae.config import Settings
 
 autoscale_app = typer.Typer(
     help="Auto-scaling: simulate policies on traces, configure, pin, read events.",
     no_args_is_help=True,
 )
 SHIPPED_TRACES = Path(__file__).parent / "perf" / "scaling" / "traces"
+
+
+class UnknownService(Exception):
+    """No auto_scaling_config row for the service."""
 
 
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -278,3 +285,101 @@ def events(
             "; ".join(reasons),
         )
     console.print(table)
+
+
+def build_orchestrator(settings: Settings) -> Any:
+    """The orchestrator `autoscale run` drives, from the settings (uvicorn is refused here:
+    it lives inside `banrimkwae serve --autoscale`)."""
+    from banrimkwae.perf.scaling.orchestrators import DryRunOrchestrator, OrchestratorError
+
+    if settings.autoscale_orchestrator == "uvicorn":
+        raise OrchestratorError(
+            "the uvicorn orchestrator runs inside `banrimkwae serve --autoscale`; set "
+            "BANRIMKWAE_AUTOSCALE_ORCHESTRATOR=kubernetes or dry-run for `autoscale run`"
+        )
+    if settings.autoscale_orchestrator == "dry-run":
+        return DryRunOrchestrator(1)
+    from banrimkwae.perf.scaling.kubernetes import KubernetesOrchestrator
+
+    return KubernetesOrchestrator.from_config(
+        settings.autoscale_kubernetes_deployment,
+        namespace=settings.autoscale_kubernetes_namespace,
+        kubeconfig=settings.autoscale_kubernetes_kubeconfig,
+        context=settings.autoscale_kubernetes_context,
+        verify_timeout=settings.autoscale_kubernetes_verify_timeout,
+    )
+
+
+@autoscale_app.command()
+def run(
+    service: Annotated[str, typer.Option(help="Service name.")] = "api",
+    interval: Annotated[float, typer.Option(help="Controller interval, s.", min=0.1)] = 15.0,
+    once: Annotated[bool, typer.Option(help="One cycle, print what it did, and exit.")] = False,
+) -> None:
+    """Run the controller on BANRIMKWAE_AUTOSCALE_ORCHESTRATOR (kubernetes | dry-run) until
+    SIGTERM; instances share one leader (Redis lock when a Redis URL is set, else the database)."""
+    import signal
+
+    from banrimkwae.perf.db import create_engine_for_url
+    from banrimkwae.perf.scaling.controller import Controller, CycleResult
+    from banrimkwae.perf.scaling.leader import choose_lease
+    from banrimkwae.perf.scaling.orchestrators import OrchestratorError
+    from banrimkwae.perf.scaling.store import load_service
+
+    settings = _settings()
+    if settings.autoscale_leader_lock == "redis" and not settings.redis_url:
+        _fail("BANRIMKWAE_AUTOSCALE_LEADER_LOCK=redis needs BANRIMKWAE_REDIS_URL", 2)
+
+    async def work() -> CycleResult | None:
+        engine = create_engine_for_url(settings.database_url)
+        orchestrator = None
+        try:
+            if await load_service(engine, service) is None:
+                raise UnknownService(
+                    f"no auto_scaling_config for {service!r}: run `banrimkwae autoscale configure`"
+                )
+            orchestrator = build_orchestrator(settings)
+            controller = Controller(engine, orchestrator, service=service, interval=interval)
+            controller.lease = choose_lease(
+                engine,
+                service,
+                controller.holder,
+                controller.lease_seconds,
+                redis_url=settings.redis_url,
+                lock=settings.autoscale_leader_lock,
+            )
+            try:
+                if once:
+                    return await controller.cycle()
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(signum, stop.set)
+                await controller.run(stop)
+                return None
+            finally:
+                await controller.leader_lease.close()
+        finally:
+            if orchestrator is not None and hasattr(orchestrator, "close"):
+                orchestrator.close()
+            await engine.dispose()
+
+    from banrimkwae.perf.scaling import ScalingConfigError
+
+    result = run_async(
+        work,
+        explain={
+            ScalingConfigError: "invalid scaling configuration",
+            OrchestratorError: "",
+            UnknownService: "",
+        },
+    )
+    if result is None:
+        return
+    if not result.leader:
+        console.print(f"{service}: another instance leads; nothing done")
+        return
+    reasons = "; ".join(result.decision.reasons) if result.decision else "service disabled"
+    console.print(
+        f"{service}: {result.event or 'no change'} at {result.instances} instances ({reasons})"
+    )

@@ -1,6 +1,7 @@
 """The control loop: one leader per service observes, decides, enforces, executes, records.
 
-Each cycle: renew the lease (a compare-and-set on the service's row; followers do nothing),
+Each cycle: take or renew the leader lease (perf.scaling.leader: in Redis or on the service's
+row; followers do nothing; the lease is kept renewed while a scaling is being verified),
 read the configuration (a pin wins over the policy), observe (rate and p95 from the metrics
 store, CPU and memory of the instances from the orchestrator), decide with the configured
 policy, enforce min/max and cooldowns, and when the count changes record `scale_triggered`,
@@ -15,6 +16,7 @@ import datetime as dt
 import logging
 import os
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from banrimkwae.perf.metrics.histogram import LatencyHistogram
 from banrimkwae.perf.metrics.store import ROLLUP_SECONDS, read_rollups
 from banrimkwae.perf.scaling.enforce import enforce
+from banrimkwae.perf.scaling.leader import DatabaseLease, Lease
 from banrimkwae.perf.scaling.model import (
     Decision,
     History,
@@ -33,7 +36,7 @@ from banrimkwae.perf.scaling.model import (
 )
 from banrimkwae.perf.scaling.orchestrators import Orchestrator, OrchestratorError
 from banrimkwae.perf.scaling.policies import POLICIES
-from banrimkwae.perf.scaling.store import acquire_lease, load_service, record_event, release_lease
+from banrimkwae.perf.scaling.store import load_service, record_event
 from banrimkwae.perf.storage.models import ApiMetricRollup
 
 logger = logging.getLogger(__name__)
@@ -95,14 +98,26 @@ class Controller:
     window_seconds: float = 60.0
     lease_seconds: float = 45.0
     holder: str = field(default_factory=_holder)
+    lease: Lease | None = None
     observations: list[Observation] = field(default_factory=list)
     recommendations: list[tuple[float, int]] = field(default_factory=list)
     scalings: list[ScaleRecord] = field(default_factory=list)
     _history_loaded: bool = False
 
+    def __post_init__(self) -> None:
+        if self.lease is None:
+            self.lease = DatabaseLease(self.engine, self.service, self.holder, self.lease_seconds)
+        else:
+            self.holder = self.lease.holder
+
+    @property
+    def leader_lease(self) -> Lease:
+        assert self.lease is not None  # set by __post_init__
+        return self.lease
+
     async def cycle(self, now: dt.datetime | None = None) -> CycleResult:
         now = now or dt.datetime.now(dt.UTC)
-        if not await acquire_lease(self.engine, self.service, self.holder, now, self.lease_seconds):
+        if not await self.leader_lease.acquire(now):
             return CycleResult(leader=False)
         service = await load_service(self.engine, self.service)
         if service is None or not service.enabled:
@@ -160,7 +175,8 @@ class Controller:
             details,
         )
         try:
-            verified = await self.orchestrator.scale_to(decision.target)
+            async with self._keeping_the_lease():
+                verified = await self.orchestrator.scale_to(decision.target)
         except OrchestratorError as exc:
             await record_event(
                 self.engine,
@@ -187,6 +203,24 @@ class Controller:
         self.scalings.append(ScaleRecord(stamp, instances, verified))
         return CycleResult(True, decision, event, verified)
 
+    @contextlib.asynccontextmanager
+    async def _keeping_the_lease(self) -> AsyncIterator[None]:
+        # Verifying a scaling can outlast the lease (pods start slowly): renew meanwhile, so
+        # that no other instance takes over and scales at the same time.
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.lease_seconds / 3)
+                with contextlib.suppress(Exception):
+                    await self.leader_lease.renew(dt.datetime.now(dt.UTC))
+
+        renewing = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
     async def run(self, stop: asyncio.Event) -> None:
         """Cycle every `interval` seconds until `stop` is set; a failing cycle is logged."""
         try:
@@ -207,6 +241,6 @@ class Controller:
                     await asyncio.wait_for(stop.wait(), self.interval)
         finally:
             try:
-                await release_lease(self.engine, self.service, self.holder)
+                await self.leader_lease.release()
             except Exception:
                 logger.warning("could not release the autoscale lease", exc_info=True)

@@ -6,8 +6,8 @@
   draining (its /health/ready answers 503), waits `drain_seconds`, then sends SIGTTIN/SIGTTOU
   one at a time (Python coalesces a signal that arrives twice before its handler runs) and
   verifies the live worker count after each.
-- Kubernetes (the scale subresource of a Deployment) needs the `kubernetes` client, which is
-  not a dependency yet: see docs/scaling.md.
+- KubernetesOrchestrator (perf.scaling.kubernetes): patches the scale subresource of a
+  Deployment through the official client and verifies its ready replicas.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from typing import Any
 from banrimkwae.perf.db import create_engine_for_url
 from banrimkwae.perf.scaling.controller import Controller
 from banrimkwae.perf.scaling.health import DRAIN_DIR_ENV
+from banrimkwae.perf.scaling.leader import LeaderLock, choose_lease
 from banrimkwae.perf.scaling.orchestrators import UvicornOrchestrator
 
 logger = logging.getLogger("banrimkwae.autoscale")
@@ -30,6 +31,7 @@ def _control(
     database_url: str,
     service: str,
     interval: float,
+    leader: tuple[str | None, LeaderLock],
     drain_dir: Path,
     stopping: threading.Event,
     stopped: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]],
@@ -44,9 +46,20 @@ def _control(
             await asyncio.sleep(0.1)
         engine = create_engine_for_url(database_url)
         orchestrator = UvicornOrchestrator(supervisor, drain_dir=drain_dir)
+        controller = Controller(engine, orchestrator, service=service, interval=interval)
+        redis_url, lock = leader
+        controller.lease = choose_lease(
+            engine,
+            service,
+            controller.holder,
+            controller.lease_seconds,
+            redis_url=redis_url,
+            lock=lock,
+        )
         try:
-            await Controller(engine, orchestrator, service=service, interval=interval).run(stop)
+            await controller.run(stop)
         finally:
+            await controller.leader_lease.close()
             await engine.dispose()
 
     asyncio.run(main())
@@ -59,6 +72,8 @@ def serve_autoscaled(
     service: str,
     interval: float,
     workers: int,
+    redis_url: str | None = None,
+    leader_lock: LeaderLock = "auto",
     **uvicorn_options: Any,
 ) -> None:
     import uvicorn
@@ -79,6 +94,7 @@ def serve_autoscaled(
             database_url,
             service,
             interval,
+            (redis_url, leader_lock),
             drain_dir,
             stopping,
             stopped,
