@@ -1,4 +1,5 @@
-"""/api/admin/performance/recommendations: read them (viewer), move their status (operator).
+"""/api/admin/performance/recommendations: read them (viewer), move their status or apply
+them (operator).
 
 The list is filtered by status and type and ordered most urgent first, then newest. A status
 change follows perf.recommend.workflow; any other is a 409 problem naming the allowed ones.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from banrimkwae.perf.access import RequireRole
 from banrimkwae.perf.admin.audit import record_change, request_actor
 from banrimkwae.perf.admin.auth import client_address
+from banrimkwae.perf.admin.cache_admin import CACHE_POLICIES, announce_policies
 from banrimkwae.perf.admin.config_router import (
     DEFAULT_LIMIT,
     MAX_ID,
@@ -31,7 +33,9 @@ from banrimkwae.perf.admin.config_router import (
 )
 from banrimkwae.perf.admin.redaction import for_caller
 from banrimkwae.perf.admin.schemas import Page
+from banrimkwae.perf.admin.versioned_router import api_actor
 from banrimkwae.perf.problems import ProblemError, problem_responses
+from banrimkwae.perf.recommend.apply import ApplyOptions, apply_recommendation
 from banrimkwae.perf.recommend.workflow import allowed, next_statuses
 from banrimkwae.perf.storage import PerformanceRecommendation
 from banrimkwae.perf.storage.models import PRIORITIES
@@ -61,6 +65,16 @@ class RecommendationOut(BaseModel):
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
     implemented_at: dt.datetime | None
+    applied_change: Any = Field(
+        description="What the platform applied (to undo it) and the metric it is judged by."
+    )
+    applied_at: dt.datetime | None
+    verify_after: dt.datetime | None = Field(description="When the change is verified.")
+    before_value: float | None = Field(description="The target metric before the change.")
+    after_value: float | None = Field(description="The target metric when verified.")
+    verification: str | None = Field(description="verified | rolled_back | not_rolled_back")
+    verification_note: str | None
+    rolled_back_at: dt.datetime | None
 
 
 class StatusChange(BaseModel):
@@ -90,6 +104,14 @@ def _out(row: Any) -> RecommendationOut:
         created_at=aware(row["created_at"]),
         updated_at=aware(row["updated_at"]),
         implemented_at=aware(row["implemented_at"]),
+        applied_change=row["applied_change"],
+        applied_at=aware(row["applied_at"]),
+        verify_after=aware(row["verify_after"]),
+        before_value=_number(row["before_value"]),
+        after_value=_number(row["after_value"]),
+        verification=row["verification"],
+        verification_note=row["verification_note"],
+        rolled_back_at=aware(row["rolled_back_at"]),
     )
 
 
@@ -242,6 +264,34 @@ def recommendations_router(platform: Platform) -> APIRouter:
                 .first()
             )
         assert row is not None
+        return for_caller(request, _out(row))
+
+    async def announce(kind: str) -> None:
+        if kind == CACHE_POLICIES.kind:
+            await announce_policies(platform)
+
+    @router.post(
+        "/{recommendation_id}/apply",
+        response_model=RecommendationOut,
+        dependencies=operator,
+        responses=problem_responses(404, 409, 422),
+    )
+    async def apply(
+        request: Request,
+        recommendation_id: IdParam,
+        options: Annotated[ApplyOptions | None, Body()] = None,
+    ) -> RecommendationOut:
+        """Carry out the recommendation (an index, a cache TTL or warming, a scaling setting);
+        it becomes implementing and is verified after the configured window, then completed
+        or rolled back. Audited; a change the platform cannot make is a 409 problem."""
+        row = await apply_recommendation(
+            platform.database.engine,
+            recommendation_id,
+            options or ApplyOptions(),
+            api_actor(request),
+            verify_seconds=platform.config.recommendation_verify_seconds,
+            announce=announce,
+        )
         return for_caller(request, _out(row))
 
     return router
