@@ -293,6 +293,57 @@ def test_missing_admin_endpoints_show_not_available(page: Page, served: Served) 
         assert "bookings(guest_id)" in page.inner_text("#recommendations-table")
 
 
+def _as_operator(served: Served, method: str, path: str, **options: Any) -> dict[str, Any]:
+    answer = httpx.request(
+        method, f"{served.url}{path}", headers={"X-API-Key": served.operator}, **options
+    )
+    assert answer.is_success, answer.text
+    return dict(answer.json())
+
+
+def _alert_status(served: Served, name: str) -> str | None:
+    alerts = _as_operator(served, "GET", "/api/admin/alerts")["data"]
+    return next((alert["status"] for alert in alerts if alert["name"] == name), None)
+
+
+def test_an_alert_appears_as_it_fires_and_as_it_resolves(page: Page, served: Served) -> None:
+    rule = _as_operator(
+        served,
+        "POST",
+        "/api/admin/alerts/rules",
+        json={"name": "e2e_p95_above_zero", "metric": "p95_ms", "threshold": 0,
+              "window_seconds": 3600, "severity": "critical"},
+    )  # fmt: skip
+    try:
+        # Evaluated now (the server's own timer may evaluate it first: either way it fires).
+        _as_operator(served, "POST", "/api/admin/alerts/evaluate")
+        assert _alert_status(served, "e2e_p95_above_zero") == "firing"
+
+        _open(page, served, served.viewer)
+        item = "#alerts-list [data-rule=e2e_p95_above_zero]"
+        page.wait_for_selector(f"{item}[data-status=firing][data-severity=critical]")
+        assert "p95_ms > 0 ms" in page.inner_text(item)
+        # The badge in the header, seen whichever tab is open.
+        page.get_by_role("tab", name="Cache").click()
+        assert page.is_visible("#alerts-badge.bad")
+        assert int(page.get_attribute("#alerts-badge", "data-firing") or 0) >= 1
+        _screenshot(page, "alert-firing")
+
+        # Raised out of reach, the rule resolves; the open page shows it at its next poll.
+        _as_operator(served, "PATCH", f"/api/admin/alerts/rules/{rule['id']}",
+                     json={"threshold": 1_000_000})  # fmt: skip
+        _as_operator(served, "POST", "/api/admin/alerts/evaluate")
+        assert _alert_status(served, "e2e_p95_above_zero") == "resolved"
+        page.wait_for_selector(f"{item}[data-status=resolved]", timeout=30_000)
+        page.wait_for_selector("#alerts .alert.resolved:has-text('e2e_p95_above_zero')")
+        _screenshot(page, "alert-resolved")
+    finally:
+        httpx.delete(
+            f"{served.url}/api/admin/alerts/rules/{rule['id']}",
+            headers={"X-API-Key": served.operator},
+        )
+
+
 def test_demo_prints_a_signed_in_dashboard_link_and_makes_traffic(tmp_path: Path) -> None:
     port = free_port()
     env = {

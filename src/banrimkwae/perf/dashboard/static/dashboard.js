@@ -15,7 +15,7 @@ const KPIS = [
 ];
 const HEALTH_TEXT = { good: "Healthy", warn: "Warning", bad: "Critical", none: "No data" };
 
-const state = { key: null, period: "24h", timer: null, live: null, report: null, alerts: {} };
+const state = { key: null, period: "24h", timer: null, live: null, report: null, alertTimer: null, alertsSeen: undefined };
 const $ = (id) => document.getElementById(id);
 
 // ---- API ------------------------------------------------------------------------------
@@ -235,21 +235,69 @@ async function renderRecommendations() {
 
 // ---- live feed and alerts ----------------------------------------------------------------
 
-const ALERT_RULES = [
-  { id: "errors", text: "Server errors in the last 10 s", fires: (s) => s.reduce((n, p) => n + p.errors, 0) > 0 },
-  { id: "p95", text: "p95 above 1000 ms in the last 10 s", fires: (s) => s.some((p) => (p.p95_ms ?? 0) > 1000) },
-];
+// The platform's alerts (perf.alerts): polled while signed in, whatever the tab or refresh
+// setting, so that a firing or a resolution shows within ALERTS_POLL_MS.
+const ALERTS_POLL_MS = 10000;
+const SEVERITY_BADGE = { critical: "bad", warning: "warn", info: "info" };
+const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
+const METRIC_UNIT = { p95_ms: "ms", p99_ms: "ms", avg_ms: "ms", db_time_ms: "ms", error_rate: "%",
+  cache_hit_rate: "%", requests_per_second: "req/s", replica_lag_seconds: "s", scale_failed_events: "" };
 
-function updateAlerts(series) {
-  const recent = series.slice(-10);
-  for (const rule of ALERT_RULES) {
-    const firing = rule.fires(recent);
-    if (firing === Boolean(state.alerts[rule.id])) continue;
-    state.alerts[rule.id] = firing;
+function alertCondition(alert) {
+  const unit = METRIC_UNIT[alert.metric] ?? "";
+  const where = alert.endpoint ? ` on ${alert.endpoint}` : "";
+  const sign = alert.comparison === "below" ? "<" : ">";
+  return `${alert.metric}${where} ${sign} ${formatNumber(alert.threshold, unit)}, now ${formatNumber(alert.value, unit)}`;
+}
+
+function renderAlerts(alerts) {
+  const firing = alerts.filter((a) => a.status === "firing");
+  const worst = firing.map((a) => a.severity).sort((a, b) => SEVERITY_RANK[a] - SEVERITY_RANK[b])[0];
+  const badgeEl = $("alerts-badge");
+  badgeEl.className = `badge ${worst ? SEVERITY_BADGE[worst] : "none"}`;
+  badgeEl.dataset.firing = String(firing.length);
+  badgeEl.textContent = firing.length ? `${firing.length} firing` : "No alerts firing";
+  const items = alerts.map((alert) => {
+    const since = alert.since ? new Date(alert.since).toLocaleString() : "";
+    const kind = alert.status === "resolved" ? "resolved" : `${alert.severity} ${alert.status}`;
+    return el("li", { className: `alert-item ${kind}`, "data-rule": alert.name, "data-status": alert.status, "data-severity": alert.severity },
+      el("span", { className: "name" }, alert.name),
+      el("span", {}, `${alert.status.toUpperCase()} · ${alert.severity}`),
+      el("span", {}, alertCondition(alert)),
+      el("span", { className: "since" }, alert.status === "resolved" ? `resolved ${since}` : `since ${since}`));
+  });
+  fill("alerts-list", ...(items.length ? items : [el("li", { className: "empty" }, "No alerts firing or resolved in the last hour.")]));
+  logAlertChanges(alerts);
+}
+
+// Each firing and each resolution seen between two polls goes to the log, newest first.
+function logAlertChanges(alerts) {
+  const first = state.alertsSeen === undefined;
+  const seen = state.alertsSeen || {};
+  state.alertsSeen = {};
+  for (const alert of alerts) {
+    state.alertsSeen[alert.rule_id] = alert.status;
+    if (first || seen[alert.rule_id] === alert.status) continue;
+    if (alert.status !== "firing" && alert.status !== "resolved") continue;
     const time = new Date().toLocaleTimeString();
-    $("alerts").prepend(el("p", { className: `alert ${firing ? "firing" : "resolved"}` }, `${time} ${firing ? "FIRING" : "RESOLVED"}: ${rule.text}`));
+    $("alerts").prepend(el("p", { className: `alert ${alert.status}` }, `${time} ${alert.status.toUpperCase()}: ${alert.name} (${alertCondition(alert)})`));
     while ($("alerts").childElementCount > 5) $("alerts").lastElementChild.remove();
   }
+}
+
+async function refreshAlerts() {
+  try {
+    const answer = await api("/api/admin/alerts?limit=200");
+    if (answer.ok) renderAlerts(rows(answer.body));
+    else if (answer.status === 404 && state.report) renderAlerts(state.report.alerts || []);
+  } catch (error) {
+    // Offline for a moment: the next poll tries again.
+  }
+}
+
+function startAlerts() {
+  clearInterval(state.alertTimer);
+  state.alertTimer = setInterval(refreshAlerts, ALERTS_POLL_MS);
 }
 
 function renderLive(payload) {
@@ -268,7 +316,6 @@ function renderLive(payload) {
       { x, y: series.map((p) => p.p95_ms), name: "p95 ms", yaxis: "y2", type: "scatter", mode: "lines" },
     ], { yaxis: { rangemode: "tozero" }, yaxis2: { overlaying: "y", side: "right", rangemode: "tozero" } });
   }
-  updateAlerts(series);
 }
 
 // EventSource cannot send a header, so the stream is read with fetch and parsed here.
@@ -328,6 +375,7 @@ async function loadPeriod(period) {
   renderOverview(report);
   renderDatabase(report);
   renderCache(report);
+  if (report.alerts) renderAlerts(report.alerts);
   const endpoints = await api(`/api/admin/performance/endpoints?period=${period}&limit=50`);
   if (endpoints.ok) fill("endpoints-table", table(ENDPOINT_COLUMNS, rows(endpoints.body), "Endpoints"));
   await Promise.all([
@@ -379,6 +427,8 @@ function signOut(message) {
   state.key = null;
   stopLive();
   clearInterval(state.timer);
+  clearInterval(state.alertTimer);
+  state.alertsSeen = undefined;
   showSignedIn(false);
   $("sign-in-error").textContent = message || "";
   $("api-key").focus();
@@ -403,6 +453,7 @@ async function signIn(key) {
   showSignedIn(true);
   scheduleRefresh();
   startLive();
+  startAlerts();
   await load();
 }
 
