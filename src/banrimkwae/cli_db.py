@@ -1,4 +1,5 @@
-"""`banrimkwae db indexes | advise [--apply] | explain FINGERPRINT`: index analysis and advice.
+"""`banrimkwae db indexes | advise [--apply] | explain FINGERPRINT`: index analysis and advice;
+`banrimkwae db pools`: each pool's settings, counters and recommended size.
 
 Registered on the `db` group of cli.py by `register_index_commands(db_app)`. The helpers
 (settings, one-line failures, the console) are cli.py's, imported when a command runs.
@@ -224,7 +225,95 @@ def explain(
         console.print(f"  {candidate.target} ({candidate.reason}): {state}", highlight=False)
 
 
+def pools() -> None:
+    """Each pool's settings, counters and the size the server's max_connections allows.
+
+    The counters are this command's own (a fresh process has waited for nothing); the
+    running server's pool rule sizes from its live counters, and its open recommendation,
+    if any, is shown below the table.
+    """
+    from sqlalchemy import select
+
+    from banrimkwae.app import database_from_settings
+    from banrimkwae.perf.db.pool_sizing import PoolSampler, live_worker_count, size_pools
+    from banrimkwae.perf.recommend.workflow import OPEN_STATUSES
+    from banrimkwae.perf.storage import PerformanceRecommendation
+
+    settings = _settings()
+
+    async def work() -> tuple[list[Any], list[Any]]:
+        database = database_from_settings(settings)
+        try:
+            sampler = PoolSampler(database.pools)
+            sampler.sample()
+            workers = max(settings.workers, await live_worker_count(database.engine))
+            sizings = await size_pools(database.pools, sampler.observations(), workers=workers)
+            table = PerformanceRecommendation.__table__
+            async with database.engine.connect() as connection:
+                open_rows = (
+                    await connection.execute(
+                        select(table.c.target_resource, table.c.description).where(
+                            table.c.target_resource.like("pool:%"),
+                            table.c.status.in_(OPEN_STATUSES),
+                        )
+                    )
+                ).all()
+            return sizings, list(open_rows)
+        finally:
+            await database.dispose()
+
+    sizings, open_rows = _run(work)
+    table = Table(title="connection pools (per worker)")
+    for column in (
+        "pool",
+        "dialect",
+        "size",
+        "overflow",
+        "timeout",
+        "waits",
+        "waited",
+        "timeouts",
+        "server limit",
+        "workers",
+        "recommended",
+    ):
+        table.add_column(column)
+    for sizing in sizings:
+        observed = sizing.observation
+        server = "-" if sizing.server_limit is None else str(sizing.server_limit)
+        if sizing.action == "not_applicable":
+            recommended = "n/a (SQLite: no pool to size)"
+        else:
+            recommended = f"{sizing.action}: {sizing.size} + {sizing.max_overflow}"
+        table.add_row(
+            observed.name,
+            observed.dialect,
+            str(observed.size),
+            str(observed.max_overflow),
+            f"{observed.timeout:g} s",
+            str(observed.waits),
+            f"{observed.wait_seconds:.2f} s",
+            str(observed.timeouts),
+            server,
+            str(sizing.workers),
+            recommended,
+        )
+    console.print(table)
+    for sizing in sizings:
+        if sizing.action in ("grow", "shrink"):
+            console.print(
+                f"{sizing.observation.name}: BANRIMKWAE_DATABASE_POOL_SIZE={sizing.size} "
+                f"BANRIMKWAE_DATABASE_POOL_MAX_OVERFLOW={sizing.max_overflow}",
+                highlight=False,
+            )
+            for reason in sizing.reasons:
+                console.print(f"  {reason}", highlight=False)
+    for target, description in open_rows:
+        console.print(f"open recommendation {target}: {description}", highlight=False)
+
+
 def register_index_commands(db_app: typer.Typer) -> None:
+    db_app.command("pools")(pools)
     db_app.command("indexes")(indexes)
     db_app.command("advise")(advise)
     db_app.command("explain")(explain)

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import select, update
 
-from banrimkwae.perf.metrics import LatencyHistogram
 from banrimkwae.perf.recommend.engine import run_rules
 from banrimkwae.perf.recommend.timer import RecommendationTimer
 from banrimkwae.perf.storage import (
@@ -29,101 +22,53 @@ from banrimkwae.perf.storage import (
     PerformanceRecommendation,
     QueryFingerprintRollup,
 )
+from tests.perf.recommend.rows import (
+    insert_rows,
+    minute,
+    open_recommendations,
+    recommend_command,
+    request_rollup,
+    statement_rollup,
+)
 
 HOUR = 3600.0
-BANRIMKWAE = str(Path(sys.executable).with_name("banrimkwae"))
 ROOMS = "/api/v1/rooms/{room_id}"
 
 
-def _at(epoch: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(epoch - epoch % 60, dt.UTC)
-
-
-def _request_rollup(
-    start: float, latencies: Sequence[float], *, cache_hits: int, db_time_ms: float = 0.0
+def _rooms(
+    start: float, latency_ms: float, *, hits: int, db_time_ms: float = 0.0
 ) -> dict[str, Any]:
-    histogram = LatencyHistogram()
-    for latency in latencies:
-        histogram.add(latency)
-    return {
-        "bucket_start": _at(start),
-        "bucket_seconds": 60,
-        "endpoint_path": ROOMS,
-        "http_method": "GET",
-        "status_class": 2,
-        "request_count": len(latencies),
-        "error_count": 0,
-        "total_time_ms": sum(latencies),
-        "min_time_ms": min(latencies),
-        "max_time_ms": max(latencies),
-        "latency_histogram": histogram.to_json(),
-        "db_queries": len(latencies),
-        "db_time_ms": db_time_ms,
-        "cache_hits": cache_hits,
-        "request_bytes": 0,
-        "response_bytes": 0,
-        "worker": "host:1",
-    }
+    """150 requests to the room route in the minute of `start`, each taking `latency_ms`."""
+    return request_rollup(
+        start, ROOMS, requests=150, hits=hits, latency_ms=latency_ms, db_time_ms=db_time_ms
+    )
 
 
-def _fingerprint(start: float, *, total_ms: float, count: int, n_plus_one: int) -> dict[str, Any]:
-    return {
-        "bucket_start": _at(start),
-        "bucket_seconds": 60,
-        "query_hash": "feedc0de",
-        "endpoint_path": ROOMS,
-        "query_type": "SELECT",
-        "table_names": ["rooms"],
-        "normalized_text": "SELECT * FROM rooms WHERE id = ?",
-        "execution_count": count,
-        "total_time_ms": total_ms,
-        "max_time_ms": total_ms / count * 2,
-        "total_rows": count,
-        "n_plus_one_requests": n_plus_one,
-        "worker": "host:1",
-    }
-
-
-@pytest.fixture
-async def database(admin_app: FastAPI) -> AsyncIterator[Any]:
-    database = admin_app.state.database
-    async with database.sessions() as session:
-        for table in (ApiMetricRollup, QueryFingerprintRollup, PerformanceRecommendation, AuditLog):
-            await session.execute(delete(table))
-        await session.commit()
-    yield database
-
-
-async def _insert(database: Any, table: Any, rows: list[dict[str, Any]]) -> None:
-    async with database.sessions() as session:
-        await session.execute(insert(table), rows)
-        await session.commit()
-
-
-async def _open(database: Any) -> dict[str, Any]:
-    async with database.sessions() as session:
-        rows = (await session.execute(select(PerformanceRecommendation))).scalars().all()
-    return {row.target_resource: row for row in rows}
+def _n_plus_one_query(start: float, *, avg_ms: float, runs: int, n_plus_one: int) -> dict[str, Any]:
+    return statement_rollup(
+        minute(start),
+        "feedc0de",
+        "SELECT * FROM rooms WHERE id = ?",
+        endpoint=ROOMS,
+        tables=["rooms"],
+        runs=runs,
+        avg_ms=avg_ms,
+        n_plus_one=n_plus_one,
+    )
 
 
 async def test_the_specifications_rules_and_n_plus_one_find_one_recommendation_per_target(
-    database: Any,
+    rules_app: FastAPI,
 ) -> None:
     now = time.time()
-    slow = [900.0] * 150  # slow, mostly in the database, and never from the cache
-    await _insert(
-        database,
-        ApiMetricRollup,
-        [_request_rollup(now - HOUR, slow, cache_hits=15, db_time_ms=sum(slow) * 0.8)],
-    )
-    await _insert(
-        database,
-        QueryFingerprintRollup,
-        [_fingerprint(now - HOUR, total_ms=2500.0 * 10, count=10, n_plus_one=3)],
-    )
+    # Slow, mostly in the database, and seldom from the cache.
+    slow = _rooms(now - HOUR, 900.0, hits=15, db_time_ms=150 * 900.0 * 0.8)
+    await insert_rows(rules_app, ApiMetricRollup, [slow])
+    query = _n_plus_one_query(now - HOUR, avg_ms=2500.0, runs=10, n_plus_one=3)
+    await insert_rows(rules_app, QueryFingerprintRollup, [query])
 
-    first = await run_rules(database.engine, now=now)
-    found = await _open(database)
+    first = await run_rules(rules_app.state.database.engine, now=now)
+    found = await open_recommendations(rules_app)
     assert set(found) == {
         "query:feedc0de",
         "n+1:feedc0de",
@@ -140,88 +85,106 @@ async def test_the_specifications_rules_and_n_plus_one_find_one_recommendation_p
     assert found[f"endpoint:GET {ROOMS}"].recommendation_type == "query"  # 80 % database
     assert found["n+1:feedc0de"].status == "pending"
 
-    again = await run_rules(database.engine, now=now)
+    again = await run_rules(rules_app.state.database.engine, now=now)
     assert (again.created, sorted(again.updated)) == ([], sorted(first.created))
-    assert len(await _open(database)) == 4
+    assert len(await open_recommendations(rules_app)) == 4
 
 
 async def test_a_solved_problem_closes_with_its_after_value_and_a_rejected_one_stays_quiet(
-    database: Any,
+    rules_app: FastAPI,
 ) -> None:
     then = time.time() - 10 * 86_400
-    slow = [900.0] * 150
-    await _insert(database, ApiMetricRollup, [_request_rollup(then, slow, cache_hits=150)])
-    await run_rules(database.engine, now=then + HOUR)
-    [endpoint] = (await _open(database)).values()
+    await insert_rows(rules_app, ApiMetricRollup, [_rooms(then, 900.0, hits=150)])
+    await run_rules(rules_app.state.database.engine, now=then + HOUR)
+    [endpoint] = (await open_recommendations(rules_app)).values()
     assert endpoint.target_resource == f"endpoint:GET {ROOMS}"
 
     # Ten days later: the same endpoint is fast.
     now = time.time()
-    await _insert(
-        database, ApiMetricRollup, [_request_rollup(now - HOUR, [40.0] * 150, cache_hits=150)]
-    )
-    result = await run_rules(database.engine, now=now)
+    await insert_rows(rules_app, ApiMetricRollup, [_rooms(now - HOUR, 40.0, hits=150)])
+    result = await run_rules(rules_app.state.database.engine, now=now)
     assert result.closed == [endpoint.id]
-    closed = (await _open(database))[endpoint.target_resource]
+    closed = (await open_recommendations(rules_app))[endpoint.target_resource]
     assert closed.status == "completed"
     assert closed.implemented_at is not None
     assert closed.impact_analysis["after_value"] == 40.0
-    async with database.sessions() as session:
+    async with rules_app.state.database.sessions() as session:
         [audit] = (await session.execute(select(AuditLog))).scalars().all()
     assert (audit.actor, audit.action) == ("recommend:engine", "recommendation.resolved")
     assert audit.after["after_value"] == 40.0
 
     # A problem an operator rejected is not raised again.
-    await _insert(
-        database, ApiMetricRollup, [_request_rollup(now - 60, [3000.0] * 150, cache_hits=150)]
-    )
-    await run_rules(database.engine, now=now)
-    reopened = [r for r in (await _open(database)).values() if r.status == "pending"]
-    async with database.sessions() as session:
+    await insert_rows(rules_app, ApiMetricRollup, [_rooms(now - 60, 3000.0, hits=150)])
+    await run_rules(rules_app.state.database.engine, now=now)
+    reopened = [
+        r for r in (await open_recommendations(rules_app)).values() if r.status == "pending"
+    ]
+    async with rules_app.state.database.sessions() as session:
         await session.execute(
             update(PerformanceRecommendation)
             .where(PerformanceRecommendation.id.in_([r.id for r in reopened]))
             .values(status="rejected")
         )
         await session.commit()
-    quiet = await run_rules(database.engine, now=now)
+    quiet = await run_rules(rules_app.state.database.engine, now=now)
     assert quiet.created == []
     assert quiet.skipped_rejected == [f"endpoint:GET {ROOMS}"]
 
 
 def test_the_command_runs_the_rules(module_database_url: str) -> None:
-    env = {**os.environ, "COLUMNS": "200", "BANRIMKWAE_DATABASE_URL": module_database_url}
-    done = subprocess.run(
-        [BANRIMKWAE, "recommend", "--period", "24h"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = recommend_command(module_database_url, "--period", "24h")
     assert done.returncode == 0, done.stderr
     assert "created" in done.stdout
-    wrong = subprocess.run(
-        [BANRIMKWAE, "recommend", "--period", "2h"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    wrong = recommend_command(module_database_url, "--period", "2h")
     assert wrong.returncode == 2
     assert "period" in wrong.stderr
     assert wrong.stderr.strip().count("\n") == 0
 
 
-async def test_the_platforms_timer_runs_the_rules(database: Any) -> None:
+async def test_the_platforms_timer_runs_the_rules(rules_app: FastAPI) -> None:
     now = time.time()
-    await _insert(
-        database, ApiMetricRollup, [_request_rollup(now - 60, [900.0] * 150, cache_hits=150)]
-    )
-    timer = RecommendationTimer(database.engine, interval=0.01)
+    await insert_rows(rules_app, ApiMetricRollup, [_rooms(now - 60, 900.0, hits=150)])
+    timer = RecommendationTimer(rules_app.state.database.engine, interval=0.01)
     timer.start()
     try:
         await asyncio.wait_for(timer.ran.wait(), timeout=60)
     finally:
         await timer.stop()
     assert timer.failures == 0
-    assert f"endpoint:GET {ROOMS}" in await _open(database)
+    assert f"endpoint:GET {ROOMS}" in await open_recommendations(rules_app)
+
+
+async def test_an_applied_change_waiting_for_verification_stays_open(rules_app: FastAPI) -> None:
+    then = time.time() - 10 * 86_400
+    await insert_rows(rules_app, ApiMetricRollup, [_rooms(then, 900.0, hits=150)])
+    await run_rules(rules_app.state.database.engine, now=then + HOUR)
+    [endpoint] = (await open_recommendations(rules_app)).values()
+    # The platform applied it: implementing, with the change, its before-value and a window.
+    applied = {
+        "status": "implementing",
+        "applied_change": {"action": "scaling", "metric": {"name": "p95_ms"}},
+        "applied_at": dt.datetime.now(dt.UTC),
+        "verify_after": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+        "before_value": 900,
+    }
+    async with rules_app.state.database.sessions() as session:
+        await session.execute(
+            update(PerformanceRecommendation)
+            .where(PerformanceRecommendation.id == endpoint.id)
+            .values(applied)
+        )
+        await session.commit()
+
+    # The endpoint is fast now, but only the verifier may say whether the change did that.
+    now = time.time()
+    await insert_rows(rules_app, ApiMetricRollup, [_rooms(now - HOUR, 40.0, hits=150)])
+    result = await run_rules(rules_app.state.database.engine, now=now)
+    assert result.closed == []
+    assert result.created == []
+    waiting = (await open_recommendations(rules_app))[endpoint.target_resource]
+    assert (waiting.status, waiting.verification) == ("implementing", None)
+    assert waiting.implemented_at is None
+    assert waiting.applied_change == applied["applied_change"]
+    async with rules_app.state.database.sessions() as session:
+        audit = (await session.execute(select(AuditLog))).scalars().all()
+    assert [row.action for row in audit] == []

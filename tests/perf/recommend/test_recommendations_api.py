@@ -3,46 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from decimal import Decimal
-from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
 from banrimkwae.perf.access import Role
 from banrimkwae.perf.storage import AuditLog, PerformanceRecommendation
-from tests.perf.admin.conftest import key_headers
+from tests.perf.recommend.rows import RECOMMENDATIONS, add_recommendation, admin_client
 
-RECOMMENDATIONS = "/api/admin/performance/recommendations"
 PROBLEM = "application/problem+json"
-
-
-async def _add(app: FastAPI, **values: Any) -> int:
-    row = {
-        "recommendation_type": "query",
-        "priority": "medium",
-        "target_resource": "query:abc",
-        "current_metric_value": Decimal("1500"),
-        "recommended_metric_value": Decimal("100"),
-        "description": "Slow query",
-        "implementation_steps": ["Analyse the plan"],
-        "impact_analysis": {"query_text": "SELECT * FROM rooms WHERE id = ?"},
-        **values,
-    }
-    async with app.state.database.sessions() as session:
-        result = await session.execute(insert(PerformanceRecommendation).values(row))
-        await session.commit()
-        return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
-
-
-def _client(app: FastAPI, key: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://testserver",
-        headers=key_headers(key),
-    )
 
 
 @pytest.fixture
@@ -57,10 +27,12 @@ async def clean(admin_app: FastAPI) -> AsyncIterator[None]:
 async def test_the_list_filters_orders_by_urgency_and_hides_query_texts_from_viewers(
     admin_app: FastAPI, role_keys: dict[Role, str], clean: None
 ) -> None:
-    await _add(admin_app, priority="low", target_resource="query:low")
-    await _add(admin_app, priority="critical", target_resource="query:critical")
-    await _add(admin_app, recommendation_type="cache", target_resource="GET /x", status="rejected")
-    async with _client(admin_app, role_keys["viewer"]) as viewer:
+    await add_recommendation(admin_app, priority="low", target_resource="query:low")
+    await add_recommendation(admin_app, priority="critical", target_resource="query:critical")
+    await add_recommendation(
+        admin_app, recommendation_type="cache", target_resource="GET /x", status="rejected"
+    )
+    async with admin_client(admin_app, role_keys["viewer"]) as viewer:
         listed = (await viewer.get(RECOMMENDATIONS, params={"status": "pending"})).json()
         assert [r["target_resource"] for r in listed["data"]] == ["query:critical", "query:low"]
         assert listed["data"][0]["impact_analysis"]["query_text"] == "[redacted]"
@@ -73,7 +45,7 @@ async def test_the_list_filters_orders_by_urgency_and_hides_query_texts_from_vie
         wrong = await viewer.get(RECOMMENDATIONS, params={"status": "done"})
         assert wrong.status_code == 400
         assert wrong.headers["content-type"] == PROBLEM
-    async with _client(admin_app, role_keys["admin"]) as admin:
+    async with admin_client(admin_app, role_keys["admin"]) as admin:
         listed = (await admin.get(RECOMMENDATIONS, params={"status": "pending"})).json()
         assert listed["data"][0]["impact_analysis"]["query_text"].startswith("SELECT")
 
@@ -81,12 +53,12 @@ async def test_the_list_filters_orders_by_urgency_and_hides_query_texts_from_vie
 async def test_the_status_follows_the_workflow_and_every_move_is_audited(
     admin_app: FastAPI, role_keys: dict[Role, str], clean: None
 ) -> None:
-    recommendation = await _add(admin_app)
+    recommendation = await add_recommendation(admin_app)
     url = f"{RECOMMENDATIONS}/{recommendation}"
-    async with _client(admin_app, role_keys["viewer"]) as viewer:
+    async with admin_client(admin_app, role_keys["viewer"]) as viewer:
         refused = await viewer.patch(url, json={"status": "implementing"})
         assert refused.status_code == 403
-    async with _client(admin_app, role_keys["operator"]) as operator:
+    async with admin_client(admin_app, role_keys["operator"]) as operator:
         skipped = await operator.patch(url, json={"status": "completed"})
         assert skipped.status_code == 409
         assert skipped.headers["content-type"] == PROBLEM
