@@ -39,12 +39,13 @@ def head_revision() -> str:
     return head
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
-    await _run(url, lambda config: command.upgrade(config, revision))
+async def upgrade(url: str, revision: str = "head", *, shard: bool = False) -> None:
+    """`shard`: the database is a booking shard (see migration 0010)."""
+    await _run(url, lambda config: command.upgrade(config, revision), shard=shard)
 
 
-async def downgrade(url: str, revision: str = "base") -> None:
-    await _run(url, lambda config: command.downgrade(config, revision))
+async def downgrade(url: str, revision: str = "base", *, shard: bool = False) -> None:
+    await _run(url, lambda config: command.downgrade(config, revision), shard=shard)
 
 
 async def check(url: str) -> None:
@@ -64,7 +65,7 @@ async def current_revision(url: str) -> str | None:
         await engine.dispose()
 
 
-async def _run(url: str, alembic_command: Callable[[Config], None]) -> None:
+async def _run(url: str, alembic_command: Callable[[Config], None], *, shard: bool = False) -> None:
     engine = create_engine_for_url(url)
 
     def run(connection: Connection) -> None:
@@ -72,6 +73,7 @@ async def _run(url: str, alembic_command: Callable[[Config], None]) -> None:
         config = alembic_config(stdout=io.StringIO())
         config.attributes["connection"] = connection
         config.attributes["url"] = url
+        config.attributes["shard"] = shard
         alembic_command(config)
 
     try:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Integer, and_, func, select, type_coerce, update
+from sqlalchemy import ColumnElement, Integer, Select, and_, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from banrimkwae.perf.cache.invalidation import cache_lock_only
+from banrimkwae.perf.db.sharding import is_sharded
 from banrimkwae.resort.bookings.models import HOLDING_STATUSES, Booking
 from banrimkwae.resort.pagination import PageRequest, Slice
 from banrimkwae.resort.properties.models import Property, Room, RoomType
@@ -19,27 +21,49 @@ from banrimkwae.resort.properties.models import Property, Room, RoomType
 IN_SERVICE = "in_service"
 
 
-def _room_is_free(property_id: int, check_in: dt.date, check_out: dt.date) -> ColumnElement[bool]:
-    """In service, and no booking that holds the room overlaps [check_in, check_out).
-
-    The held rooms are one uncorrelated subquery over the property's bookings, evaluated once
-    per statement (a hash anti-join on PostgreSQL, a materialised list on SQLite and MariaDB).
-    A correlated NOT EXISTS per room reads the same bookings once per room unless an index on
-    bookings.room_id exists, and the plain schema has none.
-    """
-    held = select(Booking.room_id).where(
+def _held_rooms(property_id: int, check_in: dt.date, check_out: dt.date) -> Select[int]:
+    return select(Booking.room_id).where(
         Booking.property_id == property_id,
         Booking.status.in_(HOLDING_STATUSES),
         Booking.check_in < check_out,
         Booking.check_out > check_in,
     )
+
+
+def _room_is_free(
+    property_id: int, check_in: dt.date, check_out: dt.date, held: Sequence[int] | None = None
+) -> ColumnElement[bool]:
+    """In service, and no booking that holds the room overlaps [check_in, check_out).
+
+    The held rooms are one uncorrelated subquery over the property's bookings, evaluated once
+    per statement (a hash anti-join on PostgreSQL, a materialised list on SQLite and MariaDB).
+    A correlated NOT EXISTS per room reads the same bookings once per room unless an index on
+    bookings.room_id exists, and the plain schema has none. With the bookings on a shard, the
+    held rooms are read from the shard first and passed in as `held`.
+    """
     # bookings.room_id is NOT NULL, so NOT IN has no NULL surprise here.
-    return and_(Room.status == IN_SERVICE, Room.id.not_in(held))
+    if held is not None:
+        return and_(Room.status == IN_SERVICE, Room.id.not_in(held))
+    return and_(
+        Room.status == IN_SERVICE,
+        Room.id.not_in(_held_rooms(property_id, check_in, check_out)),
+    )
 
 
 class BookingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Bookings on a shard, rooms at home: no statement may join the two.
+        self.sharded = is_sharded(session)
+
+    async def _free_rooms(
+        self, property_id: int, check_in: dt.date, check_out: dt.date
+    ) -> ColumnElement[bool]:
+        held = None
+        if self.sharded:
+            query = _held_rooms(property_id, check_in, check_out)
+            held = list((await self.session.scalars(query)).all())
+        return _room_is_free(property_id, check_in, check_out, held)
 
     async def availability(
         self,
@@ -58,7 +82,10 @@ class BookingRepository:
         """
         free_per_type = (
             select(Room.room_type_id, func.count(Room.id).label("free"))
-            .where(Room.property_id == property_id, _room_is_free(property_id, check_in, check_out))
+            .where(
+                Room.property_id == property_id,
+                await self._free_rooms(property_id, check_in, check_out),
+            )
             .group_by(Room.room_type_id)
             .subquery("free_per_type")
         )
@@ -79,13 +106,16 @@ class BookingRepository:
         writer until commit. On MariaDB (REPEATABLE READ) this must be the transaction's first
         read, so that the snapshot the room choice reads is taken after the lock is granted.
         """
-        if self.session.get_bind().dialect.name == "sqlite":
-            await self.session.execute(
-                update(RoomType)
-                .where(RoomType.id == room_type_id)
-                .values(id=RoomType.id)
-                .execution_options(synchronize_session=False)
-            )
+        # Sharded: the booking's shard lock serialises instead (see route_to_property).
+        if self.session.get_bind().dialect.name == "sqlite" and not self.sharded:
+            # A lock, not a change: the response cache keeps what read room_types.
+            with cache_lock_only():
+                await self.session.execute(
+                    update(RoomType)
+                    .where(RoomType.id == room_type_id)
+                    .values(id=RoomType.id)
+                    .execution_options(synchronize_session=False)
+                )
         query = select(RoomType).where(RoomType.id == room_type_id).with_for_update()
         return await self.session.scalar(query)
 
@@ -96,7 +126,7 @@ class BookingRepository:
             select(Room.id)
             .where(
                 Room.room_type_id == room_type.id,
-                _room_is_free(room_type.property_id, check_in, check_out),
+                await self._free_rooms(room_type.property_id, check_in, check_out),
             )
             .order_by(Room.id)
             .limit(1)

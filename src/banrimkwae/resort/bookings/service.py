@@ -8,7 +8,15 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from banrimkwae.perf.cache.invalidation import cache_scope
+from banrimkwae.perf.cache.invalidation import cache_scope, cache_scope_days
+from banrimkwae.perf.db.sharding import (
+    ShardMoving,
+    gather_page,
+    is_sharded,
+    locate,
+    next_id,
+    route_to_property,
+)
 from banrimkwae.perf.problems import ProblemError
 from banrimkwae.resort.bookings.models import Booking
 from banrimkwae.resort.bookings.repository import BookingRepository
@@ -85,10 +93,29 @@ def occupied_per_day(
     return occupied
 
 
+async def _route(session: AsyncSession, property_id: int, *, write: bool = False) -> None:
+    """With sharding on, send the session's booking statements to the property's shard."""
+    try:
+        await route_to_property(session, property_id, write=write)
+    except ShardMoving as moving:
+        raise ProblemError(
+            503, str(moving), headers={"Retry-After": str(moving.retry_after)}
+        ) from None
+
+
 class BookingService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.repository = BookingRepository(session)
+        self.sharded = is_sharded(session)
+
+    async def _find(self, booking_id: int, *, write: bool) -> None:
+        """Sharded: route to the shard that holds the booking (asked of every shard)."""
+        if self.sharded:
+            property_id = await locate(self.session, "bookings", booking_id)
+            if property_id is None:
+                raise not_found("booking", booking_id)
+            await _route(self.session, property_id, write=write)
 
     async def availability(
         self,
@@ -100,9 +127,10 @@ class BookingService:
         room_type_id: int | None,
         page: PageRequest,
     ) -> Slice[RoomTypeAvailability]:
-        # Cached per property: a booking elsewhere leaves this answer valid.
-        cache_scope("property", property_id)
+        # Cached per property and night: a booking elsewhere or on other nights leaves it valid.
+        cache_scope_days("property", property_id, check_in, check_out)
         nights = stay_nights(check_in, check_out)
+        await _route(self.session, property_id)
         rows = await self.repository.availability(
             property_id,
             page,
@@ -129,8 +157,13 @@ class BookingService:
         earliest = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
         if body.check_in < earliest:
             raise ProblemError(422, f"check_in {body.check_in} is in the past")
-        # The response cache: this write concerns one property's bookings only.
-        cache_scope("property", body.property_id)
+        # The response cache: this write concerns one property's bookings of these nights, and
+        # one guest's. Every write of bookings declares both (a guest's list is scoped to them).
+        cache_scope_days("property", body.property_id, body.check_in, body.check_out)
+        cache_scope("guest", guest_id)
+        # Sharded: one auto-increment per shard would repeat ids, these are unique across
+        # shards. Taken before the lock: on SQLite the id's own transaction waits for it.
+        booking_id = await next_id(self.session, "bookings") if self.sharded else None
         # The lock comes first: see BookingRepository.lock_room_type.
         room_type = await self.repository.lock_room_type(body.room_type_id)
         if room_type is None or room_type.property_id != body.property_id:
@@ -143,6 +176,7 @@ class BookingService:
                 422, f"room type {room_type.code} sleeps at most {room_type.max_occupancy}"
             )
         await GuestService(self.session).me(guest_id)
+        await _route(self.session, body.property_id, write=True)
         room_id = await self.repository.first_free_room(
             room_type, check_in=body.check_in, check_out=body.check_out
         )
@@ -160,17 +194,21 @@ class BookingService:
             children=body.children,
             total_amount=room_type.base_rate * nights,
         )
+        if booking_id is not None:
+            booking.id = booking_id
         await self.repository.add(booking)
         return booking
 
     async def get_own(self, guest_id: int, booking_id: int) -> Booking:
         # Another guest's booking is "not found", never "forbidden": existence must not leak.
+        await self._find(booking_id, write=False)
         booking = await self.repository.get(booking_id, guest_id=guest_id)
         if booking is None:
             raise not_found("booking", booking_id)
         return booking
 
     async def cancel_own(self, guest_id: int, booking_id: int) -> Booking:
+        await self._find(booking_id, write=True)
         booking = await self.repository.get(booking_id, guest_id=guest_id, for_update=True)
         if booking is None:
             raise not_found("booking", booking_id)
@@ -179,7 +217,18 @@ class BookingService:
     async def list_own(
         self, guest_id: int, page: PageRequest, *, status: str | None
     ) -> Slice[Booking]:
-        return await self.repository.list_for_guest(guest_id, page, status=status)
+        # Cached for this guest until one of their own bookings changes.
+        cache_scope("guest", guest_id)
+        # Sharded: a guest's bookings may be on every shard.
+        return await gather_page(
+            self.session,
+            lambda session: BookingRepository(session).list_for_guest(
+                guest_id, page, status=status
+            ),
+            page.spec.ordering,
+            limit=page.limit,
+            direction=page.direction,
+        )
 
     async def list_all(
         self,
@@ -189,11 +238,25 @@ class BookingService:
         guest_id: int | None,
         status: str | None,
     ) -> Slice[Booking]:
-        return await self.repository.list_all(
-            page, property_id=property_id, guest_id=guest_id, status=status
+        if property_id is not None or not self.sharded:
+            if property_id is not None:
+                await _route(self.session, property_id)
+            return await self.repository.list_all(
+                page, property_id=property_id, guest_id=guest_id, status=status
+            )
+        # Sharded, every property: the same page from every shard, merged.
+        return await gather_page(
+            self.session,
+            lambda session: BookingRepository(session).list_all(
+                page, property_id=None, guest_id=guest_id, status=status
+            ),
+            page.spec.ordering,
+            limit=page.limit,
+            direction=page.direction,
         )
 
     async def change_status(self, booking_id: int, status: str) -> Booking:
+        await self._find(booking_id, write=True)
         booking = await self.repository.get(booking_id, for_update=True)
         if booking is None:
             raise not_found("booking", booking_id)
@@ -201,10 +264,12 @@ class BookingService:
 
     async def arrivals(self, property_id: int, day: dt.date, page: PageRequest) -> Slice[Booking]:
         await self._require_property(property_id)
+        await _route(self.session, property_id)
         return await self.repository.list_on_date(property_id, Booking.check_in, day, page)
 
     async def departures(self, property_id: int, day: dt.date, page: PageRequest) -> Slice[Booking]:
         await self._require_property(property_id)
+        await _route(self.session, property_id)
         return await self.repository.list_on_date(property_id, Booking.check_out, day, page)
 
     async def occupancy(self, property_id: int, start: dt.date, end: dt.date) -> OccupancyReport:
@@ -222,6 +287,7 @@ class BookingService:
         total_rooms = await self.repository.in_service_room_count(property_id)
         if total_rooms is None:
             raise not_found("property", property_id)
+        await _route(self.session, property_id)
         stays = await self.repository.stays_between(property_id, start, end + dt.timedelta(days=1))
         occupied = occupied_per_day(stays, start, days)
         return OccupancyReport(
@@ -242,7 +308,8 @@ class BookingService:
     async def _move(self, booking: Booking, status: str) -> Booking:
         if status not in TRANSITIONS.get(booking.status, frozenset()):
             raise ProblemError(409, f"a {booking.status} booking cannot become {status}")
-        cache_scope("property", booking.property_id)
+        cache_scope_days("property", booking.property_id, booking.check_in, booking.check_out)
+        cache_scope("guest", booking.guest_id)
         booking.status = status
         await self.repository.add(booking)
         return booking
