@@ -13,8 +13,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
+from banrimkwae.perf.config import MonitoringConfig
 from banrimkwae.perf.db import Database, ReplicaConfig
 from banrimkwae.perf.db.local_cluster import LocalCluster
+from banrimkwae.perf.metrics.context import RequestStats, begin_request, end_request
+from banrimkwae.perf.queries import QueryTracker
 from tests.perf.db.conftest import run_sql
 
 metadata = MetaData()
@@ -225,3 +228,57 @@ async def test_outstanding_counts_the_sessions_reading_a_replica(database: Datab
         # Round robin put one session on each; both count until their sessions close.
         assert sorted(e.outstanding for e in endpoints.values()) == [1, 1]
     assert [e.outstanding for e in endpoints.values()] == [0, 0]
+
+
+async def tracked_read(database: Database, *, primary_only: bool) -> tuple[RequestStats, int]:
+    """One read inside a request, as the metrics middleware frames it."""
+    stats = RequestStats("replica-tracking")
+    token = begin_request(stats)
+    try:
+        async with database.session(primary_only=primary_only) as session:
+            port = (
+                await session.execute(
+                    select(func.inet_server_port(), func.count(notes.c.id)).where(
+                        notes.c.body == "nobody wrote this"
+                    )
+                )
+            ).one()[0]
+    finally:
+        end_request(token)
+    return stats, int(port)
+
+
+async def test_statements_on_a_replica_are_tracked_like_on_the_primary(
+    database: Database, pg_cluster: LocalCluster
+) -> None:
+    primary, replicas = ports(pg_cluster)
+    assert database.router is not None
+    tracker = QueryTracker(MonitoringConfig(), database)
+    for engine in database.pools.values():
+        tracker.instrument(engine)
+
+    stamps = {r.name: r.endpoint.latency.stamp for r in database.router.replicas}
+    on_primary, primary_port = await tracked_read(database, primary_only=True)
+    on_replica, replica_port = await tracked_read(database, primary_only=False)
+
+    assert primary_port == primary and replica_port in replicas
+    for stats in (on_primary, on_replica):
+        assert stats.query_count == 1 and stats.query_time_ms > 0
+        assert stats.tables_read == {"replica_notes"} and stats.tables_written is None
+    # The same statement: the same fingerprint, wherever it ran.
+    assert on_replica.statements == on_primary.statements
+    assert len(on_primary.statements) == 1
+    tracker.finish_request(on_primary, "/notes")
+    tracker.finish_request(on_replica, "/notes")
+    (aggregate,) = tracker.window.aggregates.values()
+    assert aggregate.count == 2
+    # The router's latency observation rode along on the same hook, for that replica only.
+    observed = {
+        r.url.rsplit(":", 1)[1].split("/")[0]
+        for r in database.router.replicas
+        if r.endpoint.latency.stamp != stamps[r.name]
+    }
+    assert observed == {str(replica_port)}
+    # No engine-level listener on any engine: one would switch on SQLAlchemy's per-connection
+    # event dispatch for every begin, commit and execute there.
+    assert not any(engine.sync_engine._has_events for engine in database.pools.values())

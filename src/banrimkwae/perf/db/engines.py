@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import event
@@ -18,6 +18,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from banrimkwae.perf.db.pools import PoolSettings
 from banrimkwae.perf.db.replicas import ReplicaConfig, ReplicaRouter
 from banrimkwae.perf.db.routing_session import CLIENT, PRIMARY_ONLY, RoutingSession
+from banrimkwae.perf.db.sharding.router import ShardSet
+from banrimkwae.perf.db.sharding.session import ShardedSession
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -67,12 +69,36 @@ class Database:
         pool: PoolSettings | None = None,
         replica_urls: Sequence[str] = (),
         replicas: ReplicaConfig | None = None,
+        shard_urls: Mapping[str, str] | None = None,
+        shard_cache_seconds: float = 2.0,
         **options: Any,
     ) -> None:
         self.url = url
         self.engine = create_engine_for_url(url, echo=echo, pool=pool, **options)
         self.router: ReplicaRouter | None = None
-        if replica_urls:
+        self.shards: ShardSet | None = None
+        if shard_urls:
+            # Bookings on the shards, the rest at home (perf.db.sharding); with replicas too,
+            # reads could not follow a shard's writes, so the two are not combined.
+            if replica_urls:
+                raise ValueError("read replicas and shards cannot be configured together")
+            shard_engines = {
+                name: create_engine_for_url(shard_url, echo=echo, pool=pool, **options)
+                for name, shard_url in shard_urls.items()
+            }
+            self.shards = ShardSet(
+                self.engine,
+                shard_engines,
+                cache_seconds=shard_cache_seconds,
+                side=create_engine_for_url(url, echo=echo, pool=pool, **options),
+            )
+            self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+                expire_on_commit=False,
+                autoflush=False,
+                sync_session_class=ShardedSession,
+                shards=self.shards,
+            )
+        elif replica_urls:
             if self.engine.dialect.name not in ("postgresql", "mysql"):
                 raise ValueError("read replicas need PostgreSQL or MariaDB")
             engines = [
@@ -80,7 +106,7 @@ class Database:
                 for replica_url in replica_urls
             ]
             self.router = ReplicaRouter(self.engine, engines, replicas)
-            self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.sessions = async_sessionmaker(
                 self.engine,
                 expire_on_commit=False,
                 autoflush=False,
@@ -100,6 +126,8 @@ class Database:
         named = {"primary": self.engine}
         if self.router is not None:
             named.update((replica.name, replica.engine) for replica in self.router.replicas)
+        if self.shards is not None:
+            named.update((f"shard:{name}", engine) for name, engine in self.shards.engines.items())
         return named
 
     def session(self, client: str | None = None, *, primary_only: bool = False) -> AsyncSession:
@@ -119,4 +147,6 @@ class Database:
             await self.router.stop()
             for replica in self.router.replicas:
                 await replica.engine.dispose()
+        if self.shards is not None:
+            await self.shards.dispose()
         await self.engine.dispose()

@@ -2,12 +2,16 @@
 
 Monitoring stores statements with every value replaced by a placeholder (the text is a
 fingerprint, never guest data). To plan one, each placeholder gets a real value taken from
-the table itself: the value, in the row halfway through the table, of the column it is
-compared with (`col = ?`, `col IN (?)`, `col < ?`, `col BETWEEN ? AND ?`), so a pair of
-range bounds (`check_in < ? AND check_out > ?`) comes from one row and describes a real
-stay. LIMIT gets 20, OFFSET 0, and any other placeholder NULL. This is the same statement on
-all three dialects; PostgreSQL's generic plans (PREPARE with forced generic planning) would
-plan without values but cannot run, and the advisor wants the measured time as well.
+the table itself: the value, in one row of the table, of the column it is compared with
+(`col = ?`, `col IN (?)`, `col < ?`, `col BETWEEN ? AND ?`), so a pair of range bounds
+(`check_in < ? AND check_out > ?`) comes from one row and describes a real stay. Two rows
+are sampled: the row halfway through the table (its history) and the newest row by primary
+key (what the application works on now: this week's bookings, not last year's). The two
+bounds of an overlap test are alike selective for the middle row; for the newest they are
+not, and which index serves the present is what matters. LIMIT gets 20, OFFSET 0, and any
+other placeholder NULL. This is the same statement on all three dialects; PostgreSQL's
+generic plans (PREPARE with forced generic planning) would plan without values but cannot
+run, and the advisor wants the measured time as well.
 
 PostgreSQL reports the planner's total cost; MariaDB (10.x) and SQLite report none, so the
 time to run the statement (median of a few runs, rows fetched) is the measure there. An
@@ -70,25 +74,40 @@ def _index_names(plan: Any) -> list[str]:
 class ValueSampler:
     """Values of columns taken from their own tables, cached for one advisor run.
 
-    One row per table (the row halfway through it), so that every value a statement gets
-    from one table comes from the same row.
+    One row per table, so that every value a statement gets from one table comes from the
+    same row: the row halfway through the table, or with `newest` the row with the highest
+    primary key (`keys`: table -> primary-key columns; a table without one gives its last row).
     """
 
-    def __init__(self, connection: AsyncConnection, schema: dict[str, set[str]]) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        schema: dict[str, set[str]],
+        *,
+        newest: bool = False,
+        keys: dict[str, list[str]] | None = None,
+    ) -> None:
         self.connection = connection
         self.schema = schema
+        self.newest = newest
+        self.keys = keys or {}
         self._rows: dict[str, dict[str, Any]] = {}
 
     async def value(self, table: str, column: str) -> Any:
         if table not in self._rows:
-            result = await self.connection.exec_driver_sql(f"SELECT COUNT(*) FROM {table}")
-            middle = int(result.scalar_one()) // 2
-            result = await self.connection.exec_driver_sql(
-                f"SELECT * FROM {table} LIMIT 1 OFFSET {middle}"
-            )
+            result = await self.connection.exec_driver_sql(await self._row_query(table))
             row = result.mappings().first()
             self._rows[table] = dict(row) if row is not None else {}
         return self._rows[table].get(column)
+
+    async def _row_query(self, table: str) -> str:
+        key = self.keys.get(table)
+        if self.newest and key:
+            return f"SELECT * FROM {table} ORDER BY {', '.join(f'{c} DESC' for c in key)} LIMIT 1"
+        result = await self.connection.exec_driver_sql(f"SELECT COUNT(*) FROM {table}")
+        count = int(result.scalar_one())
+        offset = max(count - 1, 0) if self.newest else count // 2
+        return f"SELECT * FROM {table} LIMIT 1 OFFSET {offset}"
 
 
 def _literal(value: Any, dialect: str) -> exp.Expression:
@@ -182,6 +201,21 @@ async def measure(
                 break
         median_ms = statistics.median(runs)
     return Measurement(cost, median_ms, usage, plan)
+
+
+def combined(measurements: list[Measurement]) -> Measurement:
+    """One statement measured with several rows' values: the mean cost and time per run; the
+    plans together (an index counts as used if any of them reads through it)."""
+    if len(measurements) == 1:
+        return measurements[0]
+    costs = [m.cost for m in measurements]
+    times = [m.median_ms for m in measurements]
+    return Measurement(
+        cost=None if None in costs else statistics.fmean(c for c in costs if c is not None),
+        median_ms=None if None in times else statistics.fmean(t for t in times if t is not None),
+        usage=[entry for m in measurements for entry in m.usage],
+        plan=[m.plan for m in measurements],
+    )
 
 
 async def plan_lines(connection: AsyncConnection, dialect: str, statement: str) -> list[str]:

@@ -43,6 +43,7 @@ class PoolStats:
     waits: int = 0
     wait_seconds: float = 0.0
     timeouts: int = 0
+    waiting: int = 0  # callers waiting right now (sampled for the pool-sizing rule)
 
 
 class InstrumentedQueuePool(AsyncAdaptedQueuePool):
@@ -62,12 +63,14 @@ class InstrumentedQueuePool(AsyncAdaptedQueuePool):
             return super()._do_get()
         started = time.perf_counter()
         self.stats.waits += 1
+        self.stats.waiting += 1
         try:
             return super()._do_get()
         except exc.TimeoutError:
             self.stats.timeouts += 1
             raise
         finally:
+            self.stats.waiting -= 1
             self.stats.wait_seconds += time.perf_counter() - started
 
     def recreate(self) -> QueuePool:

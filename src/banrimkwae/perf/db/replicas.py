@@ -55,6 +55,7 @@ from banrimkwae.perf.db.lag import (
     read_mariadb_lag,
     read_pg_lag,
 )
+from banrimkwae.perf.db.statement_hooks import always, statement_hooks
 
 logger = logging.getLogger(__name__)
 
@@ -164,27 +165,27 @@ class ReplicaRouter:
 
     # -- passive observation of live statements ---------------------------------------------
     def _observe(self, replica: Replica) -> None:
-        engine = replica.engine.sync_engine
+        # Through the engine's shared statement hooks, like query tracking: a read on a replica
+        # then costs what a read on the primary costs (engine-level cursor events would switch
+        # on SQLAlchemy's per-connection event dispatch for every begin, commit and execute).
         endpoint = replica.endpoint
+        health = self.health
 
-        def before(*args: Any) -> None:
-            args[4]._banrimkwae_started = time.perf_counter()
-
-        def after(*args: Any) -> None:
-            started = getattr(args[4], "_banrimkwae_started", None)
+        def ran(
+            _token: Any, _cursor: Any, _statement: str, _parameters: Any, _context: Any, ms: float
+        ) -> None:
             now = time.monotonic()
-            if started is not None:
-                endpoint.latency.observe(time.perf_counter() - started, now)
-            self.health.record_result(replica.name, True, now)
+            endpoint.latency.observe(ms / 1000.0, now)
+            health.record_result(replica.name, True, now)
 
         def failed(context: Any) -> None:
             # Errors of the statement itself (a syntax error) say nothing about the replica.
             if context.is_disconnect or _is_operational(context.original_exception):
-                self.health.record_result(replica.name, False, time.monotonic())
+                health.record_result(replica.name, False, time.monotonic())
 
-        event.listen(engine, "before_cursor_execute", before)
-        event.listen(engine, "after_cursor_execute", after)
-        event.listen(engine, "handle_error", failed)
+        statement_hooks(replica.engine).add(always, ran)
+        # handle_error is a dialect event: it costs nothing until a statement fails.
+        event.listen(replica.engine.sync_engine, "handle_error", failed)
 
     # -- active checks ----------------------------------------------------------------------
     async def check_once(self) -> None:

@@ -14,17 +14,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from banrimkwae.perf.db.candidates import Candidate
-from banrimkwae.perf.db.explain import Measurement, measure
+from banrimkwae.perf.db.explain import Measurement, combined, measure
 
 HYPOPG = "hypopg"
 ROLLED_BACK = "rolled-back transaction"
 SCRATCH_COPY = "scratch copy"
+
+
+# (runnable statement, the SELECT that times it): one per sampled row (explain.ValueSampler).
+Samples = Sequence[tuple[str, str | None]]
 
 
 def _columns(candidate: Candidate) -> str:
@@ -47,18 +51,20 @@ class Trials:
         """What the plan calls the trial index (HypoPG names it <oid>btree_<table>_...)."""
         return "btree_" if self.method == HYPOPG else "ix_advisor_trial"
 
-    async def baseline(self, statement: str, timed: str | None, tables: set[str]) -> Measurement:
+    async def baseline(self, samples: Samples, tables: set[str]) -> Measurement:
+        """The statement as it runs now, once per sample, combined."""
         if self.method == SCRATCH_COPY:
             await self._copy(tables)
-            return await measure(self.connection, self.dialect, statement, timed)
+            return await self._measure(samples)
         if self.method == HYPOPG:
-            return await measure(self.connection, self.dialect, statement, None)
+            return await self._measure(samples)  # runs as it is: timed like elsewhere
         async with self._rolled_back():
-            return await measure(self.connection, self.dialect, statement, timed)
+            return await self._measure(samples)
 
     async def with_index(
-        self, candidate: Candidate, statement: str, timed: str | None, tables: set[str]
+        self, candidate: Candidate, samples: Samples, tables: set[str]
     ) -> Measurement:
+        """The statement with `candidate` in place (built once for every sample)."""
         create = f"CREATE INDEX ix_advisor_trial ON {candidate.table} ({_columns(candidate)})"
         if self.method == HYPOPG:
             await self.connection.exec_driver_sql(
@@ -66,7 +72,7 @@ class Trials:
                 f" ({_columns(candidate)})')"
             )
             try:
-                return await measure(self.connection, self.dialect, statement, None)
+                return await self._measure(samples, timed=False)
             finally:
                 await self.connection.exec_driver_sql("SELECT hypopg_reset()")
         if self.method == SCRATCH_COPY:
@@ -74,7 +80,7 @@ class Trials:
             await self.connection.exec_driver_sql(create)
             try:
                 await self.connection.exec_driver_sql(f"ANALYZE TABLE {candidate.table}")
-                return await measure(self.connection, self.dialect, statement, timed)
+                return await self._measure(samples)
             finally:
                 await self.connection.exec_driver_sql(
                     f"DROP INDEX ix_advisor_trial ON {candidate.table}"
@@ -83,7 +89,15 @@ class Trials:
             await self.connection.exec_driver_sql(create)
             if self.dialect == "sqlite":
                 await self.connection.exec_driver_sql(f"ANALYZE {candidate.table}")
-            return await measure(self.connection, self.dialect, statement, timed)
+            return await self._measure(samples)
+
+    async def _measure(self, samples: Samples, *, timed: bool = True) -> Measurement:
+        return combined(
+            [
+                await measure(self.connection, self.dialect, statement, timing if timed else None)
+                for statement, timing in samples
+            ]
+        )
 
     @asynccontextmanager
     async def _rolled_back(self) -> AsyncIterator[None]:
