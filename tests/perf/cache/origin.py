@@ -6,6 +6,8 @@ answers per path:
   GET  /items?...          a JSON list (compressible), reads table items
   GET  /items/{n}          one item, reads items, scoped to its group (n % 2)
   POST /items/{n}          writes items, scoped to n's group; POST /items writes unscoped
+  GET|POST /stays/{g}?start=&end=   reads|writes table stays, scoped to group g's nights
+                           [start, end) (cache_scope_days); without them, to all of g
   GET  /me                 the caller's own data (Authorization: Bearer guest-<n>)
   GET  /cookie             sets a cookie;   GET /private   Cache-Control: private
   GET  /nostore            no-store;        GET /missing   404
@@ -15,6 +17,7 @@ answers per path:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -25,7 +28,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from banrimkwae.perf.cache.invalidation import cache_scope
+from banrimkwae.perf.cache.invalidation import cache_scope, cache_scope_days
 from banrimkwae.perf.cache.middleware import ResponseCacheMiddleware
 from banrimkwae.perf.cache.policies import PolicyHolder, PolicySet, compile_rows_checked
 from banrimkwae.perf.cache.store import ResponseStore
@@ -70,6 +73,24 @@ class Origin:
                     "query": query,
                     "data": [{"id": i, "name": f"item {i}"} for i in range(40)],
                 }
+        elif path.startswith("/stays/"):
+            query = dict(
+                pair.split("=") for pair in scope["query_string"].decode().split("&") if pair
+            )
+            if "start" in query:
+                start, end = (
+                    dt.date.fromisoformat(query["start"]),
+                    dt.date.fromisoformat(query["end"]),
+                )
+                cache_scope_days("group", path.split("/")[2], start, end)
+            else:
+                cache_scope("group", path.split("/")[2])
+            if method == "POST":
+                stats.tables_written = {"stays"}
+                self.version += 1
+            else:
+                stats.tables_read = {"stays"}
+            body = {"version": self.version, "path": path}
         elif path == "/me":
             user = identify(scope)
             if user is None:
@@ -131,6 +152,12 @@ POLICY_ROWS: list[dict[str, Any]] = [
     {"endpoint_pattern": "/items", "http_methods": ["GET"], "cache_ttl_seconds": 60},
     {
         "endpoint_pattern": "/items/{n}",
+        "http_methods": ["GET"],
+        "cache_ttl_seconds": 60,
+        "cache_strategy": "tagged",
+    },
+    {
+        "endpoint_pattern": "/stays/{g}",
         "http_methods": ["GET"],
         "cache_ttl_seconds": 60,
         "cache_strategy": "tagged",

@@ -78,6 +78,40 @@ async def test_a_booking_invalidates_its_property_and_not_another(
     assert after_elsewhere.headers["x-cache"] == "HIT l1"
 
 
+async def test_a_booking_invalidates_only_the_searches_of_its_nights(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    property_id, room_type = await _resort(client, staff)
+    _guest, guest = await register_guest(client)
+    base = f"/api/v1/properties/{property_id}"
+    overlapping = f"{base}/availability?check_in={day(11)}&check_out={day(13)}&guests=2"
+    later = f"{base}/availability?check_in={day(12)}&check_out={day(14)}&guests=2"
+    room_types = f"{base}/room-types"
+    reads = (overlapping, later, room_types)
+    for path in reads:
+        await client.get(path)
+    free = {
+        path: (await client.get(path)).json()["data"][0]["available_rooms"] for path in reads[:2]
+    }
+
+    booked = await book(client, guest, property_id, room_type, day(10), day(12))  # nights 10, 11
+    assert booked.status_code == 201, booked.text
+    seen = {path: await client.get(path) for path in reads}
+
+    assert seen[overlapping].headers["x-cache"] == "MISS"
+    assert seen[overlapping].json()["data"][0]["available_rooms"] == free[overlapping] - 1
+    # Another night's search, and the room types (locked for the booking, not changed), stay.
+    assert seen[later].headers["x-cache"] == "HIT l1"
+    assert seen[room_types].headers["x-cache"] == "HIT l1"
+
+    cancelled = await client.post(f"/api/v1/bookings/{booked.json()['id']}/cancel", headers=guest)
+    assert cancelled.status_code == 200, cancelled.text
+    again = await client.get(overlapping)
+    assert again.headers["x-cache"] == "MISS"
+    assert again.json()["data"][0]["available_rooms"] == free[overlapping]
+    assert (await client.get(later)).headers["x-cache"] == "HIT l1"
+
+
 async def test_a_guest_sees_their_own_new_booking_and_nobody_elses(
     client: httpx.AsyncClient, staff: dict[str, str]
 ) -> None:
@@ -99,8 +133,31 @@ async def test_a_guest_sees_their_own_new_booking_and_nobody_elses(
     assert [b["id"] for b in updated.json()["data"]] == [booked.json()["id"]]
     other = await client.get("/api/v1/guests/me/bookings", headers=second)
     assert other.json()["data"] == []
+    assert other.headers["x-cache"] == "HIT l1"  # another guest's booking left it cached
     anonymous = await client.get("/api/v1/guests/me/bookings")
     assert anonymous.status_code == 401
+
+
+async def test_a_guest_sees_the_status_change_of_their_booking(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    property_id, room_type = await _resort(client, staff)
+    _guest, guest = await register_guest(client)
+    booked = await book(client, guest, property_id, room_type, day(22), day(24))
+    assert booked.status_code == 201, booked.text
+    await client.get("/api/v1/guests/me/bookings", headers=guest)
+    assert (await client.get("/api/v1/guests/me/bookings", headers=guest)).headers[
+        "x-cache"
+    ] == "HIT l1"
+
+    booking_id = booked.json()["id"]
+    moved = await client.patch(
+        f"/api/v1/bookings/{booking_id}", json={"status": "checked_in"}, headers=staff
+    )
+    assert moved.status_code == 200, moved.text
+    listed = await client.get("/api/v1/guests/me/bookings", headers=guest)
+    assert listed.headers["x-cache"] == "MISS"
+    assert [(b["id"], b["status"]) for b in listed.json()["data"]] == [(booking_id, "checked_in")]
 
 
 async def test_a_staff_token_on_a_public_read_bypasses(

@@ -8,10 +8,10 @@ import asyncio
 import httpx
 from starlette.types import Message, Receive, Scope, Send
 
-from banrimkwae.perf.cache.invalidation import read_tags, write_tags
+from banrimkwae.perf.cache.invalidation import cache_lock_only, read_tags, write_tags
 from banrimkwae.perf.cache.middleware import ResponseCacheMiddleware
 from banrimkwae.perf.cache.store import ResponseStore
-from banrimkwae.perf.metrics.context import RequestStats
+from banrimkwae.perf.metrics.context import RequestStats, begin_request, end_request
 from tests.perf.cache.origin import Origin, WithStats, cached_client, policies
 
 
@@ -112,6 +112,78 @@ def test_tags_of_reads_and_writes() -> None:
     unscoped = RequestStats("r", tables_read={"bookings"})
     assert read_tags(unscoped) == {"table:bookings", "table:bookings@*"}
     write = RequestStats("w", tables_written={"bookings"}, cache_scopes=["property:3"])
-    assert write_tags(write) == {"table:bookings@property:3", "table:bookings@*"}
+    assert write_tags(write) == {
+        "table:bookings@property:3",
+        "table:bookings@property:3/*",  # reaches reads scoped to parts of property 3
+        "table:bookings@*",
+    }
     assert write_tags(RequestStats("w", tables_written={"rooms"})) == {"table:rooms"}
     assert write_tags(RequestStats("r", tables_read={"rooms"})) == set()
+
+
+def test_tags_of_reads_and_writes_scoped_to_parts() -> None:
+    nights = ["property:3/day:2026-12-01", "property:3/day:2026-12-02"]
+    read = RequestStats("r", tables_read={"bookings"}, cache_scopes=nights)
+    assert read_tags(read) == {
+        "table:bookings",
+        "table:bookings@property:3/day:2026-12-01",
+        "table:bookings@property:3/day:2026-12-02",
+        "table:bookings@property:3/*",  # bumped by writes to the whole of property 3
+    }
+    write = RequestStats("w", tables_written={"bookings"}, cache_scopes=nights[1:])
+    assert write_tags(write) == {
+        "table:bookings@property:3/day:2026-12-02",
+        "table:bookings@property:3",  # what reads of the whole of property 3 carry
+        "table:bookings@*",
+    }
+
+
+async def test_a_write_for_some_nights_leaves_other_nights_cached(store: ResponseStore) -> None:
+    searches = (
+        "/stays/a?start=2026-12-01&end=2026-12-04",
+        "/stays/a?start=2026-12-03&end=2026-12-05",  # overlaps the booking on the 3rd
+        "/stays/a?start=2026-12-04&end=2026-12-08",  # starts the day the booking ends
+        "/stays/b?start=2026-12-01&end=2026-12-04",  # another group, same nights
+        "/stays/a",  # the whole of group a
+    )
+    async with cached_client(store) as (client, _origin, _cache):
+        for path in searches:
+            await client.get(path)
+        await client.post("/stays/a?start=2026-12-02&end=2026-12-04")
+        seen = {path: (await client.get(path)).headers["x-cache"] for path in searches}
+    assert seen == {
+        searches[0]: "MISS",
+        searches[1]: "MISS",
+        searches[2]: "HIT l1",
+        searches[3]: "HIT l1",
+        searches[4]: "MISS",
+    }
+
+
+async def test_a_write_to_the_whole_scope_reaches_every_night(store: ResponseStore) -> None:
+    searches = (
+        "/stays/a?start=2026-12-01&end=2026-12-02",
+        "/stays/b?start=2026-12-01&end=2026-12-02",
+    )
+    async with cached_client(store) as (client, _origin, _cache):
+        for path in searches:
+            await client.get(path)
+        await client.post("/stays/a")
+        seen = {path: (await client.get(path)).headers["x-cache"] for path in searches}
+    assert seen == {searches[0]: "MISS", searches[1]: "HIT l1"}
+
+
+def test_a_statement_that_only_locks_writes_nothing() -> None:
+    stats = RequestStats("w")
+    token = begin_request(stats)
+    try:
+        with cache_lock_only():
+            stats.tables_written = {"room_types"}  # what the query tracker records
+        assert stats.tables_written is None
+        stats.tables_written = {"bookings"}
+        with cache_lock_only():
+            stats.tables_written.add("room_types")
+        stats.tables_written.add("payments")  # after the lock, writes count again
+    finally:
+        end_request(token)
+    assert write_tags(stats) == {"table:bookings", "table:payments"}

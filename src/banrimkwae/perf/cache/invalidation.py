@@ -17,17 +17,35 @@ bookings (a guest's own list), and leaves property 4's availability alone. Decla
 scoped is a promise that everything it wrote belongs to that scope; one kind of scope
 (the resort uses `property`) keeps that promise easy to check.
 
+Finer still, a scope may have parts: `cache_scope_days("property", 3, check_in, check_out)`
+declares one nested scope `property:3/day:<date>` per night. A nested scope `P/C`
+- on a read carries `table:<t>@P/C` and `table:<t>@P/*` (not `table:<t>@P`);
+- on a write bumps `table:<t>@P/C`, `table:<t>@P` and `table:<t>@*`;
+and a plain write scoped `P` also bumps `table:<t>@P/*`. So a booking at property 3 for
+some nights invalidates the availability searches of property 3 that cover one of those
+nights, plus whatever reads property 3 or the table as a whole, and leaves property 3's
+other dates cached; a property-wide write still reaches every nested read.
+
 `add_cache_tags(...)` adds explicit tags: carried by a read, bumped by a write.
+
+A statement that only takes a lock (SQLite has no row locks: a no-op `UPDATE t SET id = id`
+takes the database's write lock) changes nothing; run inside `with cache_lock_only():` its
+tables do not count as written, so it invalidates nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from banrimkwae.perf.metrics.context import RequestStats, current_request_stats
 
 TABLE_PREFIX = "table:"
 ANY_SCOPE = "*"
+PART_SEPARATOR = "/"
+# A longer span declares the whole scope instead: one tag per day stops paying off.
+MAX_SCOPED_DAYS = 62
 
 
 def table_tag(table: str) -> str:
@@ -43,11 +61,50 @@ def cache_scope(kind: str, value: object) -> None:
     stats = current_request_stats()
     if stats is None:
         return
-    scope = f"{kind}:{value}"
+    _declare(stats, _scope(kind, value))
+
+
+def cache_scope_days(kind: str, value: object, start: dt.date, end: dt.date) -> None:
+    """Declare that the current request concerns only the days [start, end) of `kind:value`.
+
+    Bookings of a property for some nights, or the availability of those nights. Spans
+    longer than MAX_SCOPED_DAYS (or empty) declare the whole `kind:value` scope.
+    """
+    stats = current_request_stats()
+    if stats is None:
+        return
+    days = (end - start).days
+    parent = _scope(kind, value)
+    if not 0 < days <= MAX_SCOPED_DAYS:
+        _declare(stats, parent)
+        return
+    for offset in range(days):
+        day = start + dt.timedelta(days=offset)
+        _declare(stats, f"{parent}{PART_SEPARATOR}day:{day.isoformat()}")
+
+
+def _scope(kind: str, value: object) -> str:
+    # The separator is reserved for parts.
+    return f"{kind}:{value}".replace(PART_SEPARATOR, "%2F")
+
+
+def _declare(stats: RequestStats, scope: str) -> None:
     if stats.cache_scopes is None:
         stats.cache_scopes = [scope]
     elif scope not in stats.cache_scopes:
         stats.cache_scopes.append(scope)
+
+
+@contextmanager
+def cache_lock_only() -> Iterator[None]:
+    """Statements run inside only lock rows or tables: what they "write" bumps no tag."""
+    stats = current_request_stats()
+    written = None if stats is None or stats.tables_written is None else set(stats.tables_written)
+    try:
+        yield
+    finally:
+        if stats is not None:
+            stats.tables_written = written
 
 
 def add_cache_tags(*tags: str) -> None:
@@ -67,9 +124,15 @@ def read_tags(stats: RequestStats | None, extra: Iterable[str] = ()) -> set[str]
     if stats is None:
         return tags
     scopes = stats.cache_scopes or (ANY_SCOPE,)
+    read_scopes: set[str] = set()
+    for scope in scopes:
+        parent, nested, _part = scope.partition(PART_SEPARATOR)
+        read_scopes.add(scope)
+        if nested:
+            read_scopes.add(f"{parent}{PART_SEPARATOR}{ANY_SCOPE}")
     for table in stats.tables_read or ():
         tags.add(table_tag(table))
-        tags.update(scoped_table_tag(table, scope) for scope in scopes)
+        tags.update(scoped_table_tag(table, scope) for scope in read_scopes)
     if stats.cache_tags:
         tags.update(stats.cache_tags)
     return tags
@@ -81,11 +144,14 @@ def write_tags(stats: RequestStats | None) -> set[str]:
     if stats is None:
         return tags
     written = stats.tables_written or ()
-    scopes = stats.cache_scopes
+    write_scopes = {ANY_SCOPE}
+    for scope in stats.cache_scopes or ():
+        parent, nested, _part = scope.partition(PART_SEPARATOR)
+        write_scopes.add(scope)
+        write_scopes.add(parent if nested else f"{scope}{PART_SEPARATOR}{ANY_SCOPE}")
     for table in written:
-        if scopes:
-            tags.add(scoped_table_tag(table, ANY_SCOPE))
-            tags.update(scoped_table_tag(table, scope) for scope in scopes)
+        if stats.cache_scopes:
+            tags.update(scoped_table_tag(table, scope) for scope in write_scopes)
         else:
             tags.add(table_tag(table))
     if written and stats.cache_tags:
