@@ -210,15 +210,25 @@ async def test_the_response_header_list_of_the_app_is_not_mutated() -> None:
     assert b"x-request-id" not in {name for name, _ in response.raw_headers}
 
 
-async def test_the_request_finished_hook_gets_each_request_and_its_route() -> None:
+async def _ran_statements(scope: Scope, receive: Receive, send: Send) -> None:
+    stats = current_request_stats()
+    assert stats is not None
+    stats.queries = "what the query tracker recorded"
+    await ROUTER(scope, receive, send)
+
+
+async def test_the_request_finished_hook_gets_each_request_that_ran_statements() -> None:
     finished: list[tuple[str, str]] = []
 
     def finish(stats: RequestStats, route: str) -> None:
         finished.append((stats.request_id, route))
 
-    middleware = MetricsMiddleware(ROUTER, _aggregator(), finish_request=finish)
+    middleware = MetricsMiddleware(_ran_statements, _aggregator(), finish_request=finish)
     for path, request_id in (("/things/1", b"one"), ("/elsewhere", b"two")):
         await _call(middleware, _http_scope("GET", path, [(b"x-request-id", request_id)]))
+    # A request that ran no statement (a cache hit) has nothing to fold in.
+    quiet = MetricsMiddleware(ROUTER, _aggregator(), finish_request=finish)
+    await _call(quiet, _http_scope("GET", "/things/2", [(b"x-request-id", b"three")]))
 
     assert finished == [("one", "/things/{thing_id}"), ("two", UNMATCHED_ROUTE)]
 

@@ -20,16 +20,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from time import perf_counter
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from banrimkwae.perf.config import MonitoringConfig
 from banrimkwae.perf.db import Database
+from banrimkwae.perf.db.statement_hooks import statement_hooks
 from banrimkwae.perf.metrics.context import RequestStats, current_request_stats
 from banrimkwae.perf.queries.aggregate import (
     OperationDurations,
@@ -90,69 +89,35 @@ class QueryTracker:
     def instrument(self, engine: AsyncEngine) -> None:
         """Track every statement `engine` runs for a request (once per engine).
 
-        The hooks are the dialect's execution events (do_execute and its two siblings), not
-        the engine's before/after_cursor_execute: any engine-level listener switches on
-        SQLAlchemy's per-connection event dispatch for every begin, commit and execute, which
-        measured at about 30 µs per request on a one-statement read; the dialect hooks cost a
-        single call around the statement itself. A hook runs the statement through the
-        dialect's own method, times it and records it.
+        The tracker observes the engine's shared statement hooks (perf/db/statement_hooks.py:
+        the dialect's do_execute and its two siblings, not the engine's cursor events, which
+        cost about 30 µs per request): outside a request it declines the statement, inside
+        one it gets the statement's duration and records it.
         """
         if id(engine.sync_engine) in self._instrumented:
             return
         self._instrumented.add(id(engine.sync_engine))
-        dialect = engine.dialect
+        dialect_name = engine.dialect.name
         fingerprint_of = self.fingerprints.of
         observe = self.durations.observe
         record = self._record
 
-        # The dialect hooks also see what SQLAlchemy runs while it sets up a new DBAPI
-        # connection (the dialect's initialisation on the first one: server version,
-        # settings), which the engine events never showed and no request asked for: statements
-        # on a connection inside the pool's "connect" event are skipped.
-        initializing: set[int] = set()
+        def ran(
+            stats: RequestStats,
+            cursor: Any,
+            statement: str,
+            parameters: Any,
+            _context: Any,
+            elapsed_ms: float,
+        ) -> None:
+            stats.query_count += 1
+            stats.query_time_ms += elapsed_ms
+            fingerprint = fingerprint_of(statement, dialect_name)
+            if fingerprint.query_type != OTHER:
+                observe(fingerprint.query_type, elapsed_ms)
+                record(stats, engine, fingerprint, statement, parameters, elapsed_ms, cursor)
 
-        def tracked(run: Callable[..., Any]) -> Callable[..., bool | None]:
-            def hook(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
-                stats = current_request_stats()
-                if stats is None or (
-                    initializing
-                    and id(context.root_connection.connection.dbapi_connection) in initializing
-                ):
-                    return None  # not a request's statement: the dialect runs it as usual
-                started = perf_counter()
-                run(cursor, statement, parameters, context)
-                elapsed_ms = (perf_counter() - started) * 1000.0
-                stats.query_count += 1
-                stats.query_time_ms += elapsed_ms
-                fingerprint = fingerprint_of(statement, dialect.name)
-                if fingerprint.query_type != OTHER:
-                    observe(fingerprint.query_type, elapsed_ms)
-                    record(stats, engine, fingerprint, statement, parameters, elapsed_ms, cursor)
-                return True  # executed here
-
-            return hook
-
-        def no_params(cursor: Any, statement: str, context: Any) -> bool | None:
-            return tracked_no_params(cursor, statement, None, context)
-
-        tracked_no_params = tracked(
-            lambda cursor, statement, _parameters, context: dialect.do_execute_no_params(
-                cursor, statement, context
-            )
-        )
-
-        def initializing_started(dbapi_connection: Any, _record: Any) -> None:
-            initializing.add(id(dbapi_connection))
-
-        def initializing_done(dbapi_connection: Any, _record: Any) -> None:
-            initializing.discard(id(dbapi_connection))
-
-        # One listener before SQLAlchemy's own "connect" listeners, one after them.
-        event.listen(engine.sync_engine, "connect", initializing_started, insert=True)
-        event.listen(engine.sync_engine, "connect", initializing_done)
-        event.listen(engine.sync_engine, "do_execute", tracked(dialect.do_execute))
-        event.listen(engine.sync_engine, "do_executemany", tracked(dialect.do_executemany))
-        event.listen(engine.sync_engine, "do_execute_no_params", no_params)
+        statement_hooks(engine).add(current_request_stats, ran)
 
     def _record(
         self,
