@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -442,6 +442,8 @@ class WrkResult:
     statuses: dict[int, int]
     # CPU seconds the server's processes used during the run (None when not measured).
     server_cpu_s: float | None = None
+    # Responses by their X-Cache value ("HIT l1", "MISS", ..., "none" without one).
+    cache: dict[str, int] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -473,6 +475,7 @@ class WrkResult:
             socket_errors={key: errors[key] for key in ("connect", "read", "write", "timeout")},
             latency_ms=latency_ms,
             statuses={int(status): count for status, count in raw["statuses"].items()},
+            cache=dict(raw.get("cache", {})),
         )
 
 
@@ -562,6 +565,16 @@ class Run:
     variant: str
     round: int
     result: WrkResult
+    # What a `During` observer recorded while the run was measured.
+    observed: dict[str, Any] = field(default_factory=dict)
+
+
+# Started beside each measured wrk run (server, variant, round, the guests' token issuer): a
+# context manager whose dict is filled in by the time it exits, e.g. a client checking what
+# it reads back.
+During = Callable[
+    [RunningServer, Variant, int, Callable[[int], str]], AbstractContextManager[dict[str, Any]]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -667,7 +680,9 @@ class _Tokens:
         return token
 
 
-def run_benchmark(config: BenchConfig, *, log: Log = _stderr) -> BenchReport:
+def run_benchmark(
+    config: BenchConfig, *, log: Log = _stderr, during: During | None = None
+) -> BenchReport:
     """Prepare the database and the workload, then run every round of every variant."""
     config.check()
     wrk_binary()
@@ -697,8 +712,10 @@ def run_benchmark(config: BenchConfig, *, log: Log = _stderr) -> BenchReport:
         with tempfile.TemporaryDirectory(prefix="banrimkwae-bench-") as scratch:
             for round_number in range(1, config.rounds + 1):
                 for variant in config.variants:
-                    result = _measure(report, lists, Path(scratch), variant, round_number)
-                    report.runs.append(Run(variant.name, round_number, result))
+                    result, observed = _measure(
+                        report, lists, Path(scratch), variant, round_number, during
+                    )
+                    report.runs.append(Run(variant.name, round_number, result, observed))
                     log(
                         f"round {round_number}/{config.rounds} {variant.name}: "
                         f"{result.rps:,.0f} req/s, p99 {result.percentile('99'):.1f} ms, "
@@ -740,8 +757,13 @@ class _RequestLists:
 
 
 def _measure(
-    report: BenchReport, lists: _RequestLists, directory: Path, variant: Variant, round_number: int
-) -> WrkResult:
+    report: BenchReport,
+    lists: _RequestLists,
+    directory: Path,
+    variant: Variant,
+    round_number: int,
+    during: During | None = None,
+) -> tuple[WrkResult, dict[str, Any]]:
     """One server run: fresh database copy, server, probe (first time), warm-up, measurement."""
     config = report.config
     warm_requests, warm_file = lists.write(f"warm-up:{round_number}", directory)
@@ -752,9 +774,14 @@ def _measure(
             report.probes[variant.name] = probe(server.url, warm_requests, lists.tokens)
         if config.warmup_s:
             _wrk(config, server.url, warm_file, config.warmup_s)
-        cpu_before = server_cpu_seconds(server.pid)
-        result = _wrk(config, server.url, run_file, config.duration_s)
-        return replace(result, server_cpu_s=server_cpu_seconds(server.pid) - cpu_before)
+        observer = (
+            during(server, variant, round_number, lists.tokens) if during else nullcontext({})
+        )
+        with observer as observed:
+            cpu_before = server_cpu_seconds(server.pid)
+            result = _wrk(config, server.url, run_file, config.duration_s)
+            cpu_used = server_cpu_seconds(server.pid) - cpu_before
+        return replace(result, server_cpu_s=cpu_used), observed
 
 
 def server_cpu_seconds(pid: int) -> float:

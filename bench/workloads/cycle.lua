@@ -16,6 +16,8 @@ end
 local rendered = {}
 local position = 0
 statuses = {}
+-- X-Cache answers by value ("HIT l1", "MISS", ...; "none" without the header).
+cache = {}
 
 function init(args)
    local data = dofile(args[1])
@@ -45,6 +47,8 @@ end
 
 function response(status, headers, body)
    statuses[status] = (statuses[status] or 0) + 1
+   local x_cache = headers["x-cache"] or headers["X-Cache"] or "none"
+   cache[x_cache] = (cache[x_cache] or 0) + 1
 end
 
 local function json_object(map, format)
@@ -63,6 +67,12 @@ function done(summary, latency, requests)
          counts[status] = (counts[status] or 0) + n
       end
    end
+   local cache_counts = {}
+   for _, thread in ipairs(threads) do
+      for value, n in pairs(thread:get("cache") or {}) do
+         cache_counts[value] = (cache_counts[value] or 0) + n
+      end
+   end
    local errors = summary.errors
    local percentiles = {}
    for _, p in ipairs({50, 75, 90, 95, 99, 99.9}) do
@@ -76,6 +86,7 @@ function done(summary, latency, requests)
       string.format('"latency_us":{"min":%d,"max":%d,"mean":%.1f,"stdev":%.1f,', latency.min,
          latency.max, latency.mean, latency.stdev),
       '"percentiles":', json_object(percentiles, "%d"), "},",
-      '"statuses":', json_object(counts, "%d"),
+      '"statuses":', json_object(counts, "%d"), ",",
+      '"cache":', json_object(cache_counts, "%d"),
       "}\n")
 end
