@@ -140,12 +140,16 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield http
 
 
-def guest_headers(guest_id: int, *, ttl_seconds: int = 600) -> dict[str, str]:
+# Session-scoped fixtures hold these tokens for the whole run: they must outlive it.
+TEST_TOKEN_TTL_SECONDS = 6 * 3600
+
+
+def guest_headers(guest_id: int, *, ttl_seconds: int = TEST_TOKEN_TTL_SECONDS) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(TEST_SECRET, guest_id, 'guest', ttl_seconds)}"}
 
 
 def staff_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(TEST_SECRET, 1, 'staff', 600)}"}
+    return {"Authorization": f"Bearer {issue_token(TEST_SECRET, 1, 'staff', TEST_TOKEN_TTL_SECONDS)}"}
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from banrimkwae.config import Settings, load_settings
 from banrimkwae.perf.access import Authorizer
 from banrimkwae.perf.admin.auth import ApiKeyAuthorizer, Principal, TokenCheck
 from banrimkwae.perf.balancing import HealthPolicy
-from banrimkwae.perf.config import CacheConfig, MonitoringConfig
+from banrimkwae.perf.config import AlertConfig, CacheConfig, MonitoringConfig
 from banrimkwae.perf.db import Database, PoolSettings, ReplicaConfig
 from banrimkwae.perf.platform import Platform
 from banrimkwae.perf.problems import Problem, install_problem_handlers, problem_responses
@@ -38,6 +38,9 @@ def monitoring_config(settings: Settings) -> MonitoringConfig:
         metrics_public=settings.metrics_public,
         compression_enabled=settings.compression_enabled,
         compression_min_size=settings.compression_min_size,
+        recommendation_verify_seconds=settings.recommendation_verify_seconds,
+        recommendation_tolerance=settings.recommendation_tolerance,
+        recommendation_verify_interval=settings.recommendation_verify_interval,
     )
 
 
@@ -47,6 +50,16 @@ def cache_config(settings: Settings) -> CacheConfig:
         redis_url=settings.redis_url,
         l1_max_bytes=settings.cache_l1_max_bytes,
         tag_file=settings.cache_tag_file,
+    )
+
+
+def alert_config(settings: Settings) -> AlertConfig:
+    return AlertConfig(
+        evaluation_interval=settings.alert_evaluation_interval,
+        webhooks=tuple(settings.alert_webhooks),
+        webhook_attempts=settings.alert_webhook_attempts,
+        webhook_backoff=settings.alert_webhook_backoff,
+        webhook_timeout=settings.alert_webhook_timeout,
     )
 
 
@@ -74,6 +87,8 @@ def database_from_settings(settings: Settings) -> Database:
         pool=pool,
         replica_urls=settings.database_replica_urls,
         replicas=replicas,
+        shard_urls=settings.database_shards,
+        shard_cache_seconds=settings.shard_cache_seconds,
     )
 
 
@@ -95,6 +110,7 @@ def create_fastapi_app(settings: Settings, *, with_platform: bool | None = None)
             _authorize(settings, database),
             cache=cache_config(settings),
             identify=bearer_identity(settings),
+            alerts=alert_config(settings),
         )
         for engine in database.pools.values():  # the primary and each read replica
             platform.instrument(engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sys
 from typing import Annotated, Any
@@ -10,11 +11,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from banrimkwae.cli_alerts import alerts_app
 from banrimkwae.cli_apikey import apikey_app
 from banrimkwae.cli_autoscale import autoscale_app
 from banrimkwae.cli_cache import cache_app
+from banrimkwae.cli_config import register_config_commands
 from banrimkwae.cli_db import register_index_commands
-from banrimkwae.cli_recommend import recommend
+from banrimkwae.cli_recommend import recommend_app
+from banrimkwae.cli_shards import register_shard_commands
 from banrimkwae.cli_support import cli_settings as _settings
 from banrimkwae.cli_support import console, err_console
 from banrimkwae.cli_support import fail as _fail
@@ -33,10 +37,13 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 register_index_commands(db_app)
+register_shard_commands(db_app)
+register_config_commands(config_app)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(autoscale_app, name="autoscale")
 app.add_typer(cache_app, name="cache")
-app.command("recommend")(recommend)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(recommend_app, name="recommend")
 
 
 @app.command()
@@ -49,6 +56,9 @@ def migrate(
     settings = _settings()
     _run(lambda: migrations.upgrade(settings.database_url, revision))
     console.print(f"schema at [bold]{revision}[/] on {settings.masked()['database_url']}")
+    for name, url in settings.database_shards.items():  # every shard has the same schema
+        _run(functools.partial(migrations.upgrade, url, revision, shard=True))
+        console.print(f"schema at [bold]{revision}[/] on shard {name}")
 
 
 @db_app.command("downgrade")
@@ -58,6 +68,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision."
 
     settings = _settings()
     _run(lambda: migrations.downgrade(settings.database_url, revision))
+    for url in settings.database_shards.values():
+        _run(functools.partial(migrations.downgrade, url, revision, shard=True))
     console.print(f"schema at [bold]{revision}[/]")
 
 
@@ -210,6 +222,8 @@ def _serve(
             database_url=settings.database_url,
             service=autoscale[0],
             interval=autoscale[1],
+            redis_url=settings.redis_url,
+            leader_lock=settings.autoscale_leader_lock,
             workers=worker_count,
             host=host or settings.host,
             port=port or settings.port,

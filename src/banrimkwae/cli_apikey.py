@@ -7,15 +7,13 @@ same transaction as the change. Errors are one line on stderr and a non-zero exi
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from banrimkwae.cli_support import T, console, err_console, run_async
+from banrimkwae.cli_support import T, cli_actor, console, err_console, run_async
 from banrimkwae.cli_support import cli_settings as _settings
 from banrimkwae.cli_support import fail as _fail
 
@@ -23,14 +21,6 @@ apikey_app = typer.Typer(
     help="API keys for /api/admin and /metrics: viewer, operator or admin.",
     no_args_is_help=True,
 )
-
-
-def _actor() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
-        user = str(os.getuid())
-    return f"cli:{user}"
 
 
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -64,7 +54,7 @@ def create(
     if name is not None and len(name) > 255:
         _fail("--name is longer than 255 characters", 2)
     settings = _settings()
-    actor = _actor()
+    actor = cli_actor()
     created = _run(
         lambda: _in_transaction(
             settings.database_url,
@@ -117,7 +107,7 @@ def revoke(
     # Someone may paste the whole key: its id is the part after the prefix.
     wanted = key_id_of(key_id) or key_id
     settings = _settings()
-    actor = _actor()
+    actor = cli_actor()
     revoked = _run(
         lambda: _in_transaction(
             settings.database_url,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
     replica_check_interval: float = Field(default=1.0, gt=0, le=600)
     replica_read_your_writes_seconds: float = Field(default=5.0, ge=0)
     replica_panic_threshold: float = Field(default=0.0, ge=0, le=1)
+    # Bookings sharded by property (perf.db.sharding): `name=url,...` or a JSON object; empty
+    # keeps them in the one database. The directory is cached `shard_cache_seconds`.
+    database_shards: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    shard_cache_seconds: float = Field(default=2.0, ge=0, le=60)
 
     # One switch for the whole performance platform: off gives the "naive" baseline app.
     platform_enabled: bool = True
@@ -92,6 +97,46 @@ class Settings(BaseSettings):
     partition_retention_months: int = Field(default=13, ge=1, le=120)
     partition_months_ahead: int = Field(default=3, ge=1, le=36)
 
+    # Verified changes (perf.recommend): a change applied from a recommendation is measured
+    # again this long after it was applied, and rolled back when its metric got worse by more
+    # than the tolerance (0.1 = 10 %); the verifier looks for due ones every interval.
+    recommendation_verify_seconds: float = Field(default=900.0, gt=0, le=30 * 86400)
+    recommendation_tolerance: float = Field(default=0.1, ge=0, le=10)
+    recommendation_verify_interval: float = Field(default=60.0, gt=0, le=86400)
+
+    # Auto-scaling controller (perf.scaling): where `banrimkwae autoscale run` scales, and its
+    # leader lock ("auto": Redis when redis_url is set, else the database row).
+    autoscale_orchestrator: Literal["uvicorn", "kubernetes", "dry-run"] = "uvicorn"
+    autoscale_leader_lock: Literal["auto", "redis", "database"] = "auto"
+    autoscale_kubernetes_namespace: str | None = None
+    autoscale_kubernetes_deployment: str = "banrimkwae-api"
+    autoscale_kubernetes_kubeconfig: Path | None = None
+    autoscale_kubernetes_context: str | None = None
+    autoscale_kubernetes_verify_timeout: float = Field(default=300.0, gt=0, le=3600)
+
+    # Alerts (perf.alerts): rules evaluated every `alert_evaluation_interval` seconds; each
+    # firing and resolution posted to every webhook URL (comma-separated), with retries.
+    alert_evaluation_interval: float = Field(default=30.0, gt=0, le=3600)
+    alert_webhooks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    alert_webhook_attempts: int = Field(default=4, ge=1, le=20)
+    alert_webhook_backoff: float = Field(default=1.0, ge=0, le=600)
+    alert_webhook_timeout: float = Field(default=5.0, gt=0, le=120)
+
+    @field_validator("alert_webhooks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("alert_webhooks")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"webhook {url!r} is not an http:// or https:// URL")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
@@ -106,6 +151,16 @@ class Settings(BaseSettings):
         for url in value:
             cls._known_driver(url)
         return value
+
+    @field_validator("database_shards", mode="before")
+    @classmethod
+    def _parse_shards(cls, value: object) -> dict[str, str]:
+        from banrimkwae.perf.db.sharding.settings import parse_shards
+
+        shards = parse_shards(value)  # type: ignore[arg-type]
+        for url in shards.values():
+            cls._known_driver(url)
+        return shards
 
     @classmethod
     def settings_customise_sources(
@@ -149,7 +204,7 @@ class Settings(BaseSettings):
                 shown[name] = "**********"
             elif isinstance(value, str) and "://" in value:
                 shown[name] = _mask_url(value)
-            elif name == "database_replica_urls":
+            elif name in ("database_replica_urls", "alert_webhooks"):
                 shown[name] = [_mask_url(url) for url in value]
             elif isinstance(value, Path):
                 shown[name] = str(value)

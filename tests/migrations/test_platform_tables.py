@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
@@ -84,6 +85,17 @@ EXTENSIONS: dict[str, list[str]] = {
         "pinned_until",
         "leader_id",
         "leader_until",
+    ],
+    # Migration 0009: what a verified change applied, and its verification.
+    "performance_recommendations": [
+        "applied_change",
+        "applied_at",
+        "verify_after",
+        "before_value",
+        "after_value",
+        "verification",
+        "verification_note",
+        "rolled_back_at",
     ],
 }
 
@@ -226,6 +238,7 @@ INDEXES = {
         # The specification's idx_created_at: PostgreSQL index names are schema-wide and
         # scaling_events already has one of that name.
         "idx_recommendations_created_at": ["created_at"],
+        "idx_recommendations_verify_after": ["verify_after"],
     },
     "cache_statistics": {"idx_hit_ratio": ["hit_ratio"], "idx_date": ["date_recorded"]},
 }
@@ -461,3 +474,24 @@ async def test_updated_at_follows_every_update(
     )
     assert updated_at is not None
     assert updated_at.replace(tzinfo=dt.UTC) > long_ago
+
+
+async def test_job_runs_keeps_one_row_per_job(connection: AsyncConnection) -> None:
+    """Beyond the specification (migration 0011): when each periodic job last ran, and where."""
+    reflected = await connection.run_sync(_reflect, "job_runs")
+    families = {
+        column["name"]: (_family(column["type"], column["name"], []), column["nullable"])
+        for column in reflected["columns"]
+    }
+    assert families == {
+        "name": ("varchar(64)", False),
+        "last_run_at": ("timestamp", True),
+        "holder": ("varchar(100)", True),
+    }
+    assert reflected["primary_key"] == ["name"]
+
+    job_runs = PlatformBase.metadata.tables["job_runs"]
+    await connection.execute(insert(job_runs).values(name="recommendations"))
+    with pytest.raises(IntegrityError):
+        async with connection.begin_nested():
+            await connection.execute(insert(job_runs).values(name="recommendations"))

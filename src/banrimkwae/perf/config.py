@@ -28,6 +28,10 @@ class MonitoringConfig:
     # Response compression (perf.responses.compression): off leaves bodies as the app sent them.
     compression_enabled: bool = True
     compression_min_size: int = 256
+    # Verified changes (perf.recommend.verification): window, tolerance, verifier interval.
+    recommendation_verify_seconds: float = 900.0
+    recommendation_tolerance: float = 0.1
+    recommendation_verify_interval: float = 60.0
     worker: str = field(default_factory=_worker_name)
 
 
@@ -44,3 +48,14 @@ class CacheConfig:
     namespace: str = ""
     max_body: int = 1024 * 1024
     policy_check_interval: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertConfig:
+    """Alert evaluation (perf.alerts): how often, and the webhooks notified."""
+
+    evaluation_interval: float = 30.0
+    webhooks: tuple[str, ...] = ()
+    webhook_attempts: int = 4
+    webhook_backoff: float = 1.0
+    webhook_timeout: float = 5.0

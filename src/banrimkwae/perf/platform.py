@@ -15,13 +15,14 @@ from starlette.types import ASGIApp
 
 from banrimkwae.perf.access import Authorizer
 from banrimkwae.perf.admin.audit_router import audit_router
-from banrimkwae.perf.admin.cache_admin import cache_admin_router
+from banrimkwae.perf.admin.cache_admin import announce_policies, cache_admin_router
 from banrimkwae.perf.admin.router import performance_router
 from banrimkwae.perf.admin.scaling_admin import scaling_admin_router
 from banrimkwae.perf.admin.scaling_status import scaling_status_router
+from banrimkwae.perf.alerts import AlertEvaluator, WebhookSender, alerts_router
 from banrimkwae.perf.cache.middleware import Identify
 from banrimkwae.perf.cache.response_cache import ResponseCache
-from banrimkwae.perf.config import CacheConfig, MonitoringConfig
+from banrimkwae.perf.config import AlertConfig, CacheConfig, MonitoringConfig
 from banrimkwae.perf.dashboard import dashboard_router
 from banrimkwae.perf.db import Database
 from banrimkwae.perf.db.replicas_router import database_router
@@ -33,6 +34,7 @@ from banrimkwae.perf.metrics.store import MetricsFlusher, MetricsStore
 from banrimkwae.perf.queries import QueryTracker
 from banrimkwae.perf.recommend import recommendations_router
 from banrimkwae.perf.recommend.timer import RecommendationTimer
+from banrimkwae.perf.recommend.verification import RecommendationVerifier
 from banrimkwae.perf.responses.compression import CompressionMiddleware
 
 
@@ -45,6 +47,7 @@ class Platform:
         *,
         cache: CacheConfig | None = None,
         identify: Identify | None = None,
+        alerts: AlertConfig | None = None,
     ) -> None:
         self.config = config
         self.database = database
@@ -84,8 +87,30 @@ class Platform:
             },
             cache_requests=(self.cache.statistics.layer_counts if self.cache is not None else dict),
         )
-        # The recommendation rules, hourly (also on demand: `banrimkwae recommend`).
-        self.recommender = RecommendationTimer(database.engine)
+        # The recommendation rules, hourly (also on demand: `banrimkwae recommend`), once per
+        # interval across workers; it samples the pools for the pool-sizing rule.
+        self.recommender = RecommendationTimer(database.engine, pools=database.pools)
+        # Applied recommendations verified once their window passed (or rolled back).
+        self.verifier = RecommendationVerifier(
+            database.engine,
+            tolerance=config.recommendation_tolerance,
+            interval=config.recommendation_verify_interval,
+            announce=self._announce_change,
+        )
+        # Alert rules on a timer; firings and resolutions go to the configured webhooks.
+        alert_config = alerts if alerts is not None else AlertConfig()
+        self.alerts = AlertEvaluator(
+            database.engine,
+            webhooks=WebhookSender(
+                alert_config.webhooks,
+                database.engine,
+                attempts=alert_config.webhook_attempts,
+                backoff=alert_config.webhook_backoff,
+                timeout=alert_config.webhook_timeout,
+            ),
+            replica_lag=self._replica_lag,
+            interval=alert_config.evaluation_interval,
+        )
         self.router = APIRouter()
         self.router.include_router(
             metrics_router(self.prometheus, authorize, public=config.metrics_public)
@@ -97,8 +122,19 @@ class Platform:
         self.router.include_router(scaling_admin_router(self))
         self.router.include_router(scaling_status_router(self))
         self.router.include_router(recommendations_router(self))
+        self.router.include_router(alerts_router(self))
         # The dashboard page at /admin/performance; it reads the routes above with a key.
         self.router.include_router(dashboard_router())
+
+    def _replica_lag(self) -> float | None:
+        """The largest lag of the read replicas at their last checks; None without any."""
+        router = self.database.router
+        lags = list(router.metrics()["lag"].values()) if router is not None else []
+        return max(lags) if lags else None
+
+    async def _announce_change(self, kind: str) -> None:
+        if kind == "cache_policy":
+            await announce_policies(self)
 
     def instrument(self, engine: AsyncEngine) -> None:
         """Track every statement `engine` runs for a request."""
@@ -119,6 +155,8 @@ class Platform:
         # Query tracking: fingerprint rollup flusher and plan-capture worker.
         self.queries.start()
         self.recommender.start()
+        self.verifier.start()
+        self.alerts.start()
         # Response cache: store (pub/sub listener), policies and their reloader.
         if self.cache is not None:
             await self.cache.start()
@@ -130,5 +168,7 @@ class Platform:
         # Query tracking: capture queued plans, flush the last fingerprint window.
         await self.queries.stop()
         await self.recommender.stop()
+        await self.verifier.stop()
+        await self.alerts.stop()
         if self.cache is not None:
             await self.cache.stop()

@@ -18,6 +18,7 @@ from sqlalchemy import String, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from banrimkwae.perf.admin.schemas import (
+    ActiveAlert,
     CachePerformance,
     DatabasePerformance,
     EndpointCache,
@@ -32,6 +33,7 @@ from banrimkwae.perf.admin.schemas import (
 )
 from banrimkwae.perf.metrics.aggregator import EndpointAggregate
 from banrimkwae.perf.metrics.histogram import LatencyHistogram
+from banrimkwae.perf.storage.alert_models import AlertRule, AlertState
 from banrimkwae.perf.storage.models import (
     PRIORITIES,
     ApiMetricRollup,
@@ -275,6 +277,68 @@ async def read_pending_recommendations(
     return list(rows)
 
 
+# Resolved alerts stay in the report (and on the dashboard) this long.
+RESOLVED_SHOWN_SECONDS = 3600
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+_STATUS_RANK = {"firing": 0, "pending": 1, "resolved": 2}
+
+
+async def read_alerts(
+    session: AsyncSession, now: float, *, resolved_within: float = RESOLVED_SHOWN_SECONDS
+) -> list[ActiveAlert]:
+    """Alerts firing or pending, most severe first, then those resolved within the time."""
+    rules, states = AlertRule.__table__.c, AlertState.__table__.c
+    rows = await session.execute(
+        select(
+            rules.id,
+            rules.name,
+            rules.severity,
+            rules.metric,
+            rules.endpoint,
+            rules.comparison,
+            rules.threshold,
+            rules.resolve_threshold,
+            rules.description,
+            states.status,
+            states.value,
+            states.since,
+            states.evaluated_at,
+        )
+        .join(AlertState, states.rule_id == rules.id)
+        .where(states.status.in_(("pending", "firing", "resolved")))
+    )
+    alerts: list[ActiveAlert] = []
+    for row in rows.mappings():
+        since = _aware(row["since"]) if row["since"] is not None else None
+        if row["status"] == "resolved" and (
+            since is None or since.timestamp() < now - resolved_within
+        ):
+            continue
+        evaluated = row["evaluated_at"]
+        alerts.append(
+            ActiveAlert(
+                rule_id=row["id"],
+                name=row["name"],
+                status=row["status"],
+                severity=row["severity"],
+                metric=row["metric"],
+                endpoint=row["endpoint"],
+                comparison=row["comparison"],
+                threshold=row["threshold"],
+                resolve_threshold=row["resolve_threshold"],
+                value=row["value"],
+                since=since,
+                evaluated_at=_aware(evaluated) if evaluated is not None else None,
+                description=row["description"],
+            )
+        )
+    alerts.sort(key=lambda alert: -(alert.since.timestamp() if alert.since else 0.0))
+    alerts.sort(
+        key=lambda alert: (_STATUS_RANK.get(alert.status, 3), _SEVERITY_RANK.get(alert.severity, 3))
+    )
+    return alerts
+
+
 def sort_fingerprints(
     fingerprints: Iterable[Fingerprint], sort: str, *, descending: bool
 ) -> list[Fingerprint]:
@@ -321,6 +385,7 @@ async def build_report(session: AsyncSession, window: Window) -> PerformanceRepo
     )[:REPORT_QUERIES]
     await attach_plans(session, [*slow, *flagged])
     recommendations = await read_pending_recommendations(session, RECOMMENDATIONS)
+    alerts = await read_alerts(session, window.now)
     endpoints = [endpoint_stats(key, agg, window) for key, agg in requests.endpoints.items()]
     total = requests.total()
     return PerformanceReport(
@@ -369,6 +434,7 @@ async def build_report(session: AsyncSession, window: Window) -> PerformanceRepo
             )
             for row in recommendations
         ],
+        alerts=alerts,
     )
 
 

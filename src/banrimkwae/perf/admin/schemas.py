@@ -119,6 +119,24 @@ class Recommendation(BaseModel):
     created_at: dt.datetime | None
 
 
+class ActiveAlert(BaseModel):
+    """An alert rule that is pending, firing, or resolved recently (perf.alerts)."""
+
+    rule_id: int
+    name: str
+    status: str = Field(description="pending, firing or resolved.")
+    severity: str = Field(description="info, warning or critical.")
+    metric: str
+    endpoint: str | None
+    comparison: str
+    threshold: float
+    resolve_threshold: float | None
+    value: float | None = Field(description="The metric at the latest evaluation.")
+    since: dt.datetime | None = Field(description="When the alert entered its status.")
+    evaluated_at: dt.datetime | None
+    description: str | None
+
+
 class PerformanceReport(BaseModel):
     period: str
     generated_at: dt.datetime
@@ -131,9 +149,14 @@ class PerformanceReport(BaseModel):
     cache_performance: CachePerformance
     database_performance: DatabasePerformance
     recommendations: list[Recommendation] = Field(description="Pending, most urgent first.")
+    alerts: list[ActiveAlert] = Field(
+        default_factory=list,
+        description="Firing and pending alerts, most severe first, then those resolved lately.",
+    )
 
 
 __all__ = [
+    "ActiveAlert",
     "CachePerformance",
     "DatabasePerformance",
     "EndpointCache",

@@ -1,5 +1,6 @@
 """SQLAlchemy models of the platform's own tables."""
 
+from banrimkwae.perf.storage.alert_models import AlertEvent, AlertRule, AlertState
 from banrimkwae.perf.storage.models import (
     ApiCacheConfig,
     ApiKey,
@@ -10,12 +11,15 @@ from banrimkwae.perf.storage.models import (
     CacheStatistic,
     ConfigVersion,
     DatabaseQueryPerformance,
+    JobRun,
     PerformanceRecommendation,
     PlatformBase,
     ProcessSample,
     QueryFingerprintRollup,
     ScalingEvent,
 )
+from banrimkwae.perf.storage.run_claims import claim_run
+from banrimkwae.perf.storage.sharding import ShardDirectoryEntry, ShardSequence
 
 PARTITIONED_TABLES = {
     "api_performance_metrics": "timestamp",
@@ -24,6 +28,9 @@ PARTITIONED_TABLES = {
 
 __all__ = [
     "PARTITIONED_TABLES",
+    "AlertEvent",
+    "AlertRule",
+    "AlertState",
     "ApiCacheConfig",
     "ApiKey",
     "ApiMetricRollup",
@@ -33,9 +40,13 @@ __all__ = [
     "CacheStatistic",
     "ConfigVersion",
     "DatabaseQueryPerformance",
+    "JobRun",
     "PerformanceRecommendation",
     "PlatformBase",
     "ProcessSample",
     "QueryFingerprintRollup",
     "ScalingEvent",
+    "ShardDirectoryEntry",
+    "ShardSequence",
+    "claim_run",
 ]

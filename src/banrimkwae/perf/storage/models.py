@@ -231,6 +231,7 @@ class PerformanceRecommendation(PlatformBase):
         Index("idx_type_priority", "recommendation_type", "priority"),
         Index("idx_status", "status"),
         Index("idx_recommendations_created_at", "created_at"),
+        Index("idx_recommendations_verify_after", "verify_after"),
     )
 
     id: Mapped[int] = _id()
@@ -253,6 +254,17 @@ class PerformanceRecommendation(PlatformBase):
     created_at: Mapped[dt.datetime | None] = _now()
     updated_at: Mapped[dt.datetime | None] = _now(on_update=True)
     implemented_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
+    # A change the platform applied (perf.recommend.apply) and its verification: what was
+    # done (enough to undo it), the target metric before and after, and the outcome.
+    applied_change: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
+    verify_after: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
+    before_value: Mapped[Decimal | None] = mapped_column(Numeric(15, 3), nullable=True)
+    after_value: Mapped[Decimal | None] = mapped_column(Numeric(15, 3), nullable=True)
+    # verified | rolled_back | not_rolled_back; null until verified.
+    verification: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    verification_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rolled_back_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
 class CacheStatistic(PlatformBase):
@@ -426,3 +438,16 @@ class ConfigVersion(PlatformBase):
     body: Mapped[Any | None] = mapped_column(JSON)
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime | None] = _now()
+
+
+class JobRun(PlatformBase):
+    """When each installation-wide periodic job last ran, and which worker ran it (0011).
+
+    perf.storage.run_claims claims a run with a compare-and-set on the job's row.
+    """
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
+    holder: Mapped[str | None] = mapped_column(String(100), nullable=True)
