@@ -149,7 +149,8 @@ def guest_headers(guest_id: int, *, ttl_seconds: int = TEST_TOKEN_TTL_SECONDS) -
 
 
 def staff_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(TEST_SECRET, 1, 'staff', TEST_TOKEN_TTL_SECONDS)}"}
+    token = issue_token(TEST_SECRET, 1, "staff", TEST_TOKEN_TTL_SECONDS)
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="session")
