@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, select
 
 from banrimkwae.perf.access import RequireRole
+from banrimkwae.perf.admin.config_router import aware, offset_page
 from banrimkwae.perf.admin.report import PERIODS
-from banrimkwae.perf.admin.schemas import Links, Meta, Page
+from banrimkwae.perf.admin.schemas import Page
 from banrimkwae.perf.problems import ProblemError, problem_responses
-from banrimkwae.perf.responses import relative_link
 from banrimkwae.perf.storage import AuditLog
 
 if TYPE_CHECKING:
@@ -106,10 +106,6 @@ def _conditions(
     return conditions
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
 def audit_router(platform: Platform) -> APIRouter:
     router = APIRouter(
         prefix="/api/admin",
@@ -159,20 +155,7 @@ def audit_router(platform: Platform) -> APIRouter:
                     .offset(offset)
                 )
             ).mappings()
-            data = [AuditEntry(**{**row, "created_at": _aware(row["created_at"])}) for row in rows]
-        url = request.url
-        return Page[AuditEntry](
-            data=data,
-            links=Links(
-                self=relative_link(url),
-                next=relative_link(url.include_query_params(offset=offset + limit))
-                if offset + limit < total
-                else None,
-                prev=relative_link(url.include_query_params(offset=max(offset - limit, 0)))
-                if offset > 0
-                else None,
-            ),
-            meta=Meta(limit=limit, offset=offset, count=len(data), total=total),
-        )
+            data = [AuditEntry(**{**row, "created_at": aware(row["created_at"])}) for row in rows]
+        return offset_page(data, request, limit=limit, offset=offset, total=total)
 
     return router

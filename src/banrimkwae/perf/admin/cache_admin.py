@@ -17,7 +17,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Table
 
-from banrimkwae.perf.admin.config_router import aware
 from banrimkwae.perf.admin.versioned import VersionedResource
 from banrimkwae.perf.admin.versioned_router import ResourceApi, versioned_router
 from banrimkwae.perf.cache.policies import PolicyError, compile_policy
@@ -124,16 +123,6 @@ CACHE_POLICIES = VersionedResource(
 )
 
 
-def _out(row: Mapping[str, Any], version: int) -> CachePolicy:
-    return CachePolicy(
-        **CACHE_POLICIES.body(row),
-        id=row["id"],
-        version=version,
-        created_at=aware(row["created_at"]),
-        updated_at=aware(row["updated_at"]),
-    )
-
-
 CACHE_POLICIES_API = ResourceApi(
     resource=CACHE_POLICIES,
     prefix="/api/admin/cache/policies",
@@ -145,7 +134,6 @@ CACHE_POLICIES_API = ResourceApi(
     fields_model=CachePolicyFields,
     change_model=CachePolicyChange,
     out_model=CachePolicy,
-    out=_out,
 )
 
 

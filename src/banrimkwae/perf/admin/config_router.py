@@ -69,6 +69,19 @@ def accepts(*names: str) -> Any:
     return Depends(check)
 
 
+def choice(parameter: str, value: str, valid: Sequence[str]) -> str:
+    """`value` if it is one of `valid`; otherwise a 400 problem naming the valid ones."""
+    if value not in valid:
+        raise ProblemError(
+            400,
+            f"{parameter} {value!r} is not one of: {', '.join(valid)}",
+            title="Invalid parameter value",
+            parameter=parameter,
+            valid_values=list(valid),
+        )
+    return value
+
+
 def offset_page(
     data: Sequence[T], request: Request, *, limit: int, offset: int, total: int
 ) -> Page[T]:

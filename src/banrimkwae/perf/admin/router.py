@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import StreamingResponse
 
 from banrimkwae.perf.access import RequireRole
+from banrimkwae.perf.admin.config_router import accepts, choice, offset_page
 from banrimkwae.perf.admin.redaction import for_caller, payload_for_caller
 from banrimkwae.perf.admin.report import (
     ENDPOINT_SORTS,
@@ -37,14 +38,11 @@ from banrimkwae.perf.admin.report import (
 )
 from banrimkwae.perf.admin.schemas import (
     EndpointStats,
-    Links,
-    Meta,
     Page,
     PerformanceReport,
     QueryStats,
 )
-from banrimkwae.perf.problems import ProblemError, problem_responses
-from banrimkwae.perf.responses import relative_link
+from banrimkwae.perf.problems import problem_responses
 
 if TYPE_CHECKING:
     from banrimkwae.perf.platform import Platform
@@ -72,60 +70,15 @@ LimitParam = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per pag
 OffsetParam = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
 
 
-def _accepts(*names: str) -> Any:
-    """A dependency rejecting query parameters other than `names`."""
-
-    def check(request: Request) -> None:
-        unknown = sorted(set(request.query_params) - set(names))
-        if unknown:
-            valid = ", ".join(names) if names else "none"
-            raise ProblemError(
-                400,
-                f"unknown query parameter {unknown[0]!r}; valid parameters: {valid}",
-                title="Unknown query parameter",
-                parameter=unknown[0],
-                valid_values=list(names),
-            )
-
-    return Depends(check)
-
-
-def _choice(parameter: str, value: str, valid: Sequence[str]) -> str:
-    if value not in valid:
-        raise ProblemError(
-            400,
-            f"{parameter} {value!r} is not one of: {', '.join(valid)}",
-            title="Invalid parameter value",
-            parameter=parameter,
-            valid_values=list(valid),
-        )
-    return value
-
-
 def _window(period: str) -> Window:
-    chosen: Period = PERIODS[_choice("period", period, list(PERIODS))]
+    chosen: Period = PERIODS[choice("period", period, list(PERIODS))]
     return Window.ending(chosen, time.time())
 
 
 def _page(items: Sequence[T], request: Request, limit: int, offset: int) -> Page[T]:
-    data = list(items[offset : offset + limit])
-    url = request.url
-    has_next = offset + limit < len(items)
-    return Page[T](
-        data=data,
-        links=Links(
-            self=relative_link(url),
-            next=relative_link(url.include_query_params(offset=offset + limit))
-            if has_next
-            else None,
-            prev=(
-                relative_link(url.include_query_params(offset=max(offset - limit, 0)))
-                if offset > 0
-                else None
-            ),
-        ),
-        meta=Meta(limit=limit, offset=offset, count=len(data), total=len(items)),
-    )
+    """One page of a list already held in memory."""
+    window = items[offset : offset + limit]
+    return offset_page(window, request, limit=limit, offset=offset, total=len(items))
 
 
 def performance_router(platform: Platform) -> APIRouter:
@@ -142,7 +95,7 @@ def performance_router(platform: Platform) -> APIRouter:
         "/report",
         response_model=PerformanceReport,
         responses=problem_responses(400, 401, 403),
-        dependencies=[_accepts("period")],
+        dependencies=[accepts("period")],
     )
     async def report(request: Request, period: PeriodParam = DEFAULT_PERIOD) -> PerformanceReport:
         """Summary, slowest endpoints, trends, cache, database and recommendations."""
@@ -154,7 +107,7 @@ def performance_router(platform: Platform) -> APIRouter:
         "/endpoints",
         response_model=Page[EndpointStats],
         responses=problem_responses(400, 401, 403, 422),
-        dependencies=[_accepts("period", "sort", "order", "limit", "offset")],
+        dependencies=[accepts("period", "sort", "order", "limit", "offset")],
     )
     async def endpoints(
         request: Request,
@@ -168,8 +121,8 @@ def performance_router(platform: Platform) -> APIRouter:
     ) -> Page[EndpointStats]:
         """Every endpoint served in the period, with its latency, errors and cache figures."""
         window = _window(period)
-        _choice("sort", sort, ENDPOINT_SORTS)
-        descending = _choice("order", order, ORDERS) == "desc"
+        choice("sort", sort, ENDPOINT_SORTS)
+        descending = choice("order", order, ORDERS) == "desc"
         async with sessions() as session:
             rollups = await read_request_rollups(session, window)
         stats = [endpoint_stats(key, agg, window) for key, agg in rollups.endpoints.items()]
@@ -180,7 +133,7 @@ def performance_router(platform: Platform) -> APIRouter:
         "/queries",
         response_model=Page[QueryStats],
         responses=problem_responses(400, 401, 403, 422),
-        dependencies=[_accepts("period", "sort", "order", "limit", "offset")],
+        dependencies=[accepts("period", "sort", "order", "limit", "offset")],
     )
     async def queries(
         request: Request,
@@ -194,8 +147,8 @@ def performance_router(platform: Platform) -> APIRouter:
     ) -> Page[QueryStats]:
         """Statement fingerprints of the period with their cost, N+1 flags and latest plan."""
         window = _window(period)
-        _choice("sort", sort, QUERY_SORTS)
-        descending = _choice("order", order, ORDERS) == "desc"
+        choice("sort", sort, QUERY_SORTS)
+        descending = choice("order", order, ORDERS) == "desc"
         async with sessions() as session:
             fingerprints = await read_fingerprints(session, window)
             ordered = sort_fingerprints(fingerprints, sort, descending=descending)
@@ -216,7 +169,7 @@ def performance_router(platform: Platform) -> APIRouter:
     @router.get(
         "/live",
         responses=problem_responses(400, 401, 403, 422),
-        dependencies=[_accepts("once")],
+        dependencies=[accepts("once")],
         include_in_schema=False,
     )
     async def live(

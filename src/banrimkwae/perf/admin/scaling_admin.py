@@ -131,16 +131,12 @@ SCALING_CONFIGS = VersionedResource(
 )
 
 
-def _out(row: Mapping[str, Any], version: int) -> ScalingConfigOut:
-    return ScalingConfigOut(
-        **SCALING_CONFIGS.body(row),
-        id=row["id"],
-        version=version,
-        pinned_instances=row["pinned_instances"],
-        pinned_until=aware(row["pinned_until"]),
-        created_at=aware(row["created_at"]),
-        updated_at=aware(row["updated_at"]),
-    )
+def _pin(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The manual pin, shown with the configuration but changed through its own endpoint."""
+    return {
+        "pinned_instances": row["pinned_instances"],
+        "pinned_until": aware(row["pinned_until"]),
+    }
 
 
 SCALING_CONFIGS_API = ResourceApi(
@@ -154,7 +150,7 @@ SCALING_CONFIGS_API = ResourceApi(
     fields_model=ScalingConfigFields,
     change_model=ScalingConfigChange,
     out_model=ScalingConfigOut,
-    out=_out,
+    extra=_pin,
 )
 
 

@@ -30,6 +30,7 @@ from banrimkwae.perf.admin.config_router import (
     OffsetParam,
     VersionEntry,
     accepts,
+    aware,
     offset_page,
     version_entry,
 )
@@ -67,8 +68,19 @@ class ResourceApi:
     fields_model: type[BaseModel]
     change_model: type[BaseModel]
     out_model: type[BaseModel]
-    # The row as shown, given its newest version number.
-    out: Callable[[Mapping[str, Any], int], BaseModel]
+    # Columns shown beside the configuration fields, id, version and timestamps.
+    extra: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+
+    def out(self, row: Mapping[str, Any], version: int) -> BaseModel:
+        """The row as shown, given its newest version number."""
+        return self.out_model(
+            **self.resource.body(row),
+            id=row["id"],
+            version=version,
+            created_at=aware(row["created_at"]),
+            updated_at=aware(row["updated_at"]),
+            **(self.extra(row) if self.extra is not None else {}),
+        )
 
 
 def _dumped(model: Any, *, exclude_unset: bool = False) -> dict[str, Any]:

@@ -170,16 +170,6 @@ ALERT_RULES = VersionedResource(
 )
 
 
-def _rule_out(row: Mapping[str, Any], version: int) -> AlertRuleOut:
-    return AlertRuleOut(
-        **ALERT_RULES.body(row),
-        id=row["id"],
-        version=version,
-        created_at=aware(row["created_at"]),
-        updated_at=aware(row["updated_at"]),
-    )
-
-
 ALERT_RULES_API = ResourceApi(
     resource=ALERT_RULES,
     prefix=PREFIX,
@@ -191,7 +181,6 @@ ALERT_RULES_API = ResourceApi(
     fields_model=AlertRuleFields,
     change_model=AlertRuleChange,
     out_model=AlertRuleOut,
-    out=_rule_out,
 )
 
 

@@ -28,6 +28,7 @@ from banrimkwae.perf.admin.config_router import (
     OffsetParam,
     accepts,
     aware,
+    choice,
     not_found,
     offset_page,
 )
@@ -115,18 +116,6 @@ def _out(row: Any) -> RecommendationOut:
     )
 
 
-def _choice(parameter: str, value: str | None, valid: tuple[str, ...]) -> str | None:
-    if value is not None and value not in valid:
-        raise ProblemError(
-            400,
-            f"{parameter} {value!r} is not one of: {', '.join(valid)}",
-            title="Invalid parameter value",
-            parameter=parameter,
-            valid_values=list(valid),
-        )
-    return value
-
-
 def recommendations_router(platform: Platform) -> APIRouter:
     router = APIRouter(
         prefix=PREFIX, tags=["recommendations"], responses=problem_responses(401, 403, 429)
@@ -165,10 +154,10 @@ def recommendations_router(platform: Platform) -> APIRouter:
     ) -> Page[RecommendationOut]:
         """Recommendations, most urgent first, then newest."""
         conditions: list[ColumnElement[bool]] = []
-        if _choice("status", status, STATUSES) is not None:
-            conditions.append(table.c.status == status)
-        if _choice("type", type, TYPES) is not None:
-            conditions.append(table.c.recommendation_type == type)
+        if status is not None:
+            conditions.append(table.c.status == choice("status", status, STATUSES))
+        if type is not None:
+            conditions.append(table.c.recommendation_type == choice("type", type, TYPES))
         # Compared as the column's own type: PostgreSQL has no enum = varchar operator.
         urgency = case(
             *((table.c.priority == p, rank) for rank, p in enumerate(reversed(PRIORITIES))),
