@@ -39,7 +39,6 @@ async def test_concurrent_requests_each_count_their_own_statements(monitored: Bu
         assert route == LOOKUP_ROUTE
         assert stats.query_count == count
         assert stats.query_time_ms > 0
-        assert list(stats.statements.values()) == [count]
     (aggregate,) = app.tracker.window.aggregates.values()
     assert aggregate.count == sum(counts)
     assert aggregate.fingerprint.tables == ("qt_rooms",)

@@ -8,7 +8,7 @@ task) finds it there and adds to it. Concurrent requests each see their own.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -17,8 +17,6 @@ class RequestStats:
     request_id: str
     query_count: int = 0
     query_time_ms: float = 0.0
-    # Executions per statement fingerprint in this request: the N+1 detector's counter.
-    statements: dict[str, int] = field(default_factory=dict)
     cache_hit: bool = False
     cache_layer: str | None = None
     user_id: int | None = None

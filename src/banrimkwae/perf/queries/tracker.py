@@ -141,7 +141,6 @@ class QueryTracker:
         # rowcount is -1 where the driver does not know (SQLite SELECTs, executemany).
         rowcount: int = cursor.rowcount
         tally.add(elapsed_ms, rowcount if rowcount > 0 else 0)
-        stats.statements[key] = tally.count
         if elapsed_ms >= self.config.slow_query_ms:
             slow = SlowStatement(
                 engine=engine,
