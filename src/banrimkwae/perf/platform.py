@@ -144,9 +144,18 @@ class Platform:
         """The platform's middlewares around `app`, outermost first."""
         if self.config.compression_enabled:
             app = CompressionMiddleware(app, min_size=self.config.compression_min_size)
+        answer_early = None
         if self.cache is not None:
-            app = self.cache.wrap(app)
-        return MetricsMiddleware(app, self.requests, finish_request=self.queries.finish_request)
+            cached = self.cache.wrap(app)
+            # An L1 hit is answered by the metrics middleware's one call (see MetricsMiddleware).
+            answer_early = cached.answer_from_memory
+            app = cached
+        return MetricsMiddleware(
+            app,
+            self.requests,
+            finish_request=self.queries.finish_request,
+            answer_early=answer_early,
+        )
 
     async def start(self) -> None:
         """Start the background work: flusher, resource sampler, plan capture."""

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import httpx
 
+from banrimkwae.app import create_fastapi_app
+from banrimkwae.perf.platform import Platform
+from tests.conftest import make_settings
 from tests.resort.test_bookings import book, create_property, create_room_type, create_rooms, day
 from tests.resort.test_guests import register_guest
 
@@ -166,3 +169,43 @@ async def test_a_staff_token_on_a_public_read_bypasses(
     property_id, _room_type = await _resort(client, staff)
     response = await client.get(f"/api/v1/properties/{property_id}", headers=staff)
     assert response.headers["x-cache"] == "BYPASS"
+
+
+async def test_an_l1_hit_answered_in_front_of_the_stack_is_measured_like_any_request(
+    migrated_url: str, staff: dict[str, str]
+) -> None:
+    """Platform.wrap lets the metrics middleware send L1 hits itself: the answer and the
+    metrics must be those of a request that went through every layer."""
+    # No flush while the test reads the window (the lifespan's end flushes it).
+    app = create_fastapi_app(make_settings(migrated_url, metrics_flush_interval=3600))
+    platform: Platform = app.state.platform
+    served = platform.wrap(app)
+    route = "/api/v1/properties/{property_id}"
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=served)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            property_id, _room_type = await _resort(client, staff)
+            path = f"/api/v1/properties/{property_id}"
+            miss = await client.get(path, headers={"accept-encoding": "identity"})
+            assert miss.headers["x-cache"] == "MISS"
+            platform.requests.window.clear()
+
+            hit = await client.get(
+                path, headers={"accept-encoding": "identity", "x-request-id": "front-1"}
+            )
+            head = await client.head(path)
+            revalidated = await client.get(path, headers={"if-none-match": hit.headers["etag"]})
+        window = dict(platform.requests.window)
+
+    assert hit.headers["x-cache"] == "HIT l1"
+    assert hit.headers["x-request-id"] == "front-1"
+    assert hit.content == miss.content
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["x-cache"] == "HIT l1" and head.headers["x-request-id"]
+    assert revalidated.status_code == 304 and revalidated.headers["x-cache"] == "HIT l1"
+    assert window[(route, "GET", 2)].count == 1
+    assert window[(route, "GET", 2)].cache_hits == 1
+    assert window[(route, "GET", 2)].response_bytes == len(hit.content)
+    assert window[(route, "HEAD", 2)].count == 1
+    assert window[(route, "GET", 3)].count == 1
+    assert platform.requests.active_requests == 0

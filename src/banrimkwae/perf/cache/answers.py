@@ -30,6 +30,10 @@ _LAYER_OF = {b"HIT l1": "l1", b"HIT l2": "l2", b"STALE l1": "l1", b"STALE l2": "
 _AGES = [str(n).encode("ascii") for n in range(3600)]
 
 
+# An answer to send: status, headers, body.
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
 @dataclass(slots=True)
 class Prepared:
     """An entry's outward headers per coding, built on its first answer and reused."""
@@ -63,6 +67,31 @@ class Answerer:
         age: float,
         x_cache: bytes,
     ) -> None:
+        status, headers, body = self.prepare(
+            method, request, policy, counters, key, entry, age, x_cache
+        )
+        layer = _LAYER_OF.get(x_cache)
+        if layer is not None:
+            record_cache(hit=True, layer=layer)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def prepare(
+        self,
+        method: str,
+        request: RequestView,
+        policy: CachePolicy,
+        counters: PolicyCounters,
+        key: str,
+        entry: CachedResponse,
+        age: float,
+        x_cache: bytes,
+    ) -> Answer:
+        """The answer's status, headers (a new list the caller may extend) and body.
+
+        Counted in the policy's counters; the request's own stats are the caller's business
+        (`answer` records a hit in them; an answer sent before any is set up needs nothing).
+        """
         prepared = self._prepared.get(key)
         if prepared is None or prepared.entry is not entry:
             if len(self._prepared) >= PREPARED_LIMIT:
@@ -78,19 +107,12 @@ class Answerer:
             (_AGE, _AGES[seconds] if seconds < 3600 else str(seconds).encode("ascii")),
             (X_CACHE, x_cache),
         ]
-        layer = _LAYER_OF.get(x_cache)
-        if layer is not None:
-            record_cache(hit=True, layer=layer)
         if request.if_none_match is not None and if_none_match(request.if_none_match, entry.etag):
             headers = prepared.not_modified.get(coding)
             if headers is None:
                 headers = prepared.not_modified[coding] = self._outward(policy, entry, coding, None)
             counters.not_modified += 1
-            await send(
-                {"type": "http.response.start", "status": 304, "headers": headers + per_answer}
-            )
-            await send({"type": "http.response.body", "body": b""})
-            return
+            return 304, headers + per_answer, b""
         body = entry.variants[coding] if coding is not None else entry.body
         headers = prepared.headers.get(coding)
         if headers is None:
@@ -99,10 +121,7 @@ class Answerer:
         prepared.hits += 1
         if prepared.hits == self.upgrader.hot_hits:
             self.upgrader.consider(key, entry, prepared.hits)
-        await send(
-            {"type": "http.response.start", "status": entry.status, "headers": headers + per_answer}
-        )
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        return entry.status, headers + per_answer, b"" if method == "HEAD" else body
 
     def _outward(
         self,

@@ -1,6 +1,8 @@
 """The response cache: answers hits before routing, stores misses, invalidates after writes.
 
 Pure ASGI, between the metrics and compression middlewares: Metrics(Cache(Compression(app))).
+As served, the metrics middleware first asks `answer_from_memory` and sends an L1 hit itself,
+so a hit costs one middleware call instead of a chain; everything else comes down here.
 
 GET/HEAD under an active policy:
   key (keys.py) -> L1 peek -> L2 get -> fresh: the stored bytes of the negotiated coding, or
@@ -32,7 +34,15 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from banrimkwae.perf.cache.answers import HIT, MISS, PREPARED_LIMIT, STALE, X_CACHE, Answerer
+from banrimkwae.perf.cache.answers import (
+    HIT,
+    MISS,
+    PREPARED_LIMIT,
+    STALE,
+    X_CACHE,
+    Answer,
+    Answerer,
+)
 from banrimkwae.perf.cache.capture import Capture, empty_receive, shareable, to_entry
 from banrimkwae.perf.cache.entry import CachedResponse
 from banrimkwae.perf.cache.flight import Flights, Refresher, refresh_early
@@ -48,6 +58,7 @@ from banrimkwae.perf.metrics.context import (
     begin_request,
     current_request_stats,
     end_request,
+    record_cache,
 )
 
 # The host's caller identity for a request carrying credentials: an opaque principal string
@@ -68,6 +79,21 @@ _LOOKUP_METHODS = frozenset(("GET", "HEAD"))
 _XFETCH_HORIZON = 0.01
 _Resolved = tuple[CachePolicy | None, PolicyCounters | None, str]
 _NOTHING: _Resolved = (None, None, "")
+_Looked = tuple[RequestView, CachePolicy, PolicyCounters, str]
+
+
+class _Bypassed:
+    """_look_up's answer for credentials that no user-scoped policy or verified identity covers."""
+
+
+_BYPASSED = _Bypassed()
+# Scope key: answer_from_memory asked L1 for this request; the value is what it found.
+L1_ASKED = "banrimkwae.cache.l1_asked"
+
+# What answer_from_memory gives: status, headers (a new list the caller may extend), body,
+# and the policy's route template for the metrics. A plain tuple: a NamedTuple's
+# constructor alone would add a tenth to a hit's cost.
+MemoryAnswer = tuple[int, list[tuple[bytes, bytes]], bytes, str]
 
 
 class ResponseCacheMiddleware:
@@ -111,6 +137,72 @@ class ResponseCacheMiddleware:
         if method not in _LOOKUP_METHODS:
             await self._forward(scope, receive, send, None)
             return
+        looked = self._look_up(scope)
+        if looked is None:
+            await self._forward(scope, receive, send, None)
+            return
+        if isinstance(looked, _Bypassed):
+            await self._bypass(scope, receive, send, self.policies.current.match(scope["path"]))
+            return
+        request, policy, counters, key = looked
+        stale: CachedResponse | None = None
+        if not (request.no_cache and policy.honour_client_no_cache):
+            store = self.store
+            layer = "l1"
+            # answer_from_memory may have asked L1 already (and found nothing it could serve).
+            entry = scope.pop(L1_ASKED) if L1_ASKED in scope else store.peek(key)
+            if entry is None:
+                found = await store.get(key)
+                if found is not None:
+                    entry, layer = found
+            if entry is not None:
+                # Answered here, never routed: the metrics read the route from the scope.
+                scope["route"] = policy.route
+                answer = self._answer(scope, method, request, policy, counters, key, entry, layer)
+                if answer is not None:
+                    record_cache(hit=True, layer=layer)
+                    status, headers, body = answer
+                    start = {"type": "http.response.start", "status": status, "headers": headers}
+                    await send(start)
+                    await send({"type": "http.response.body", "body": body})
+                    return
+                if time.time() - entry.stored_at < entry.ttl + policy.stale_if_error:
+                    stale = entry
+        if method == "HEAD":
+            # A HEAD answer has no body to store; the next GET fills the entry.
+            counters.bypasses += 1
+            scope[COMPRESSION_SWITCH] = policy.compression_enabled
+            await self._forward(scope, receive, send, _BYPASS)
+            return
+        await self._miss(scope, receive, send, request, policy, counters, key, stale)
+
+    def answer_from_memory(self, scope: Scope) -> MemoryAnswer | None:
+        """A GET or HEAD answered from L1 alone, for the middleware in front to send itself.
+
+        The metrics middleware asks this first (Platform.wrap), so that a hit costs one
+        middleware call, not a chain of them; None means: send the request down as usual,
+        which then does not ask L1 again. Counts and headers are those of `__call__`.
+        """
+        if scope["method"] not in _LOOKUP_METHODS:
+            return None
+        looked = self._look_up(scope)
+        if looked is None or isinstance(looked, _Bypassed):
+            return None
+        request, policy, counters, key = looked
+        if request.no_cache and policy.honour_client_no_cache:
+            return None
+        entry = self.store.peek(key)
+        if entry is not None:
+            method = scope["method"]
+            answer = self._answer(scope, method, request, policy, counters, key, entry, "l1")
+            if answer is not None:
+                return answer[0], answer[1], answer[2], policy.route.path_format
+        scope[L1_ASKED] = entry
+        return None
+
+    def _look_up(self, scope: Scope) -> _Looked | _Bypassed | None:
+        """The request's policy and key; None: not cached here; _BYPASSED: credentials that
+        no user-scoped policy (or no verified identity) covers."""
         policies = self.policies.current
         if self._memo_for is not policies:
             self._memo_for = policies
@@ -119,13 +211,13 @@ class ResponseCacheMiddleware:
         user: str | None = None
         if request.credentials:
             policy = policies.match(scope["path"])
-            if policy is None or not policy.user_scoped or self.identify is None:
-                await self._bypass(scope, receive, send, policy)
-                return
+            if policy is None:
+                return None
+            if not policy.user_scoped or self.identify is None:
+                return _BYPASSED
             user = self.identify(scope)
             if user is None:
-                await self._bypass(scope, receive, send, policy)
-                return
+                return _BYPASSED
         # One lookup for the usual case: (path, query, caller) -> policy, counters, key.
         memo = (scope["path"], scope["query_string"], user, request.client_id)
         found_key = self._memo.get(memo)
@@ -135,55 +227,44 @@ class ResponseCacheMiddleware:
                 self._memo.clear()
             self._memo[memo] = found_key
         policy, counters, key = found_key
-        if policy is None or method not in policy.methods:
-            await self._forward(scope, receive, send, None)
-            return
+        if policy is None or scope["method"] not in policy.methods:
+            return None
         assert counters is not None  # set whenever a policy is
-        stale: CachedResponse | None = None
-        if not (request.no_cache and policy.honour_client_no_cache):
-            store = self.store
-            entry = store.peek(key)
-            layer = "l1"
-            if entry is None:
-                found = await store.get(key)
-                if found is not None:
-                    entry, layer = found
-            if entry is not None:
-                now = time.time()
-                age = now - entry.stored_at
-                # Answered here, never routed: the metrics read the route from the scope.
-                scope["route"] = policy.route
-                if age < entry.ttl:
-                    if layer == "l1":
-                        counters.hits_l1 += 1
-                    else:
-                        counters.hits_l2 += 1
-                    # XFetch only matters within a few recompute times of expiry.
-                    if age + entry.compute_ms * _XFETCH_HORIZON >= entry.ttl and refresh_early(
-                        entry, now
-                    ):
-                        counters.early_refreshes += 1
-                        self._refresh(scope, key, policy)
-                    await self.answerer.answer(
-                        send, method, request, policy, counters, key, entry, age, HIT[layer]
-                    )
-                    return
-                if age < entry.ttl + policy.stale_while_revalidate:
-                    counters.stale += 1
-                    self._refresh(scope, key, policy)
-                    await self.answerer.answer(
-                        send, method, request, policy, counters, key, entry, age, STALE[layer]
-                    )
-                    return
-                if age < entry.ttl + policy.stale_if_error:
-                    stale = entry
-        if method == "HEAD":
-            # A HEAD answer has no body to store; the next GET fills the entry.
-            counters.bypasses += 1
-            scope[COMPRESSION_SWITCH] = policy.compression_enabled
-            await self._forward(scope, receive, send, _BYPASS)
-            return
-        await self._miss(scope, receive, send, request, policy, counters, key, stale)
+        return request, policy, counters, key
+
+    def _answer(
+        self,
+        scope: Scope,
+        method: str,
+        request: RequestView,
+        policy: CachePolicy,
+        counters: PolicyCounters,
+        key: str,
+        entry: CachedResponse,
+        layer: str,
+    ) -> Answer | None:
+        """The answer from `entry` while it is fresh or inside stale-while-revalidate."""
+        now = time.time()
+        age = now - entry.stored_at
+        if age < entry.ttl:
+            if layer == "l1":
+                counters.hits_l1 += 1
+            else:
+                counters.hits_l2 += 1
+            # XFetch only matters within a few recompute times of expiry.
+            if age + entry.compute_ms * _XFETCH_HORIZON >= entry.ttl and refresh_early(entry, now):
+                counters.early_refreshes += 1
+                self._refresh(scope, key, policy)
+            return self.answerer.prepare(
+                method, request, policy, counters, key, entry, age, HIT[layer]
+            )
+        if age < entry.ttl + policy.stale_while_revalidate:
+            counters.stale += 1
+            self._refresh(scope, key, policy)
+            return self.answerer.prepare(
+                method, request, policy, counters, key, entry, age, STALE[layer]
+            )
+        return None
 
     # -- keys ----------------------------------------------------------------------------------
 

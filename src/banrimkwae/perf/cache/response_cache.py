@@ -48,7 +48,7 @@ class ResponseCache:
         self.middleware: ResponseCacheMiddleware | None = None
         self.warmer: Warmer | None = None
 
-    def wrap(self, app: ASGIApp) -> ASGIApp:
+    def wrap(self, app: ASGIApp) -> ResponseCacheMiddleware:
         self.middleware = ResponseCacheMiddleware(
             app,
             self.store,

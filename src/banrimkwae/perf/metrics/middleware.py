@@ -7,10 +7,12 @@ is read from the scope after the application returned: Starlette's router writes
 route into the very scope dict it was given, so any middleware between here and the router
 must pass the scope on rather than a copy.
 
-A cache hit costs about as much as this middleware's own work, so the per-request path is
-kept flat: `send` is wrapped by a plain function that returns the downstream awaitable (no
-coroutine of its own per message), the query tracker's hook runs only for requests that ran
-statements, and the aggregator takes one call.
+A cache hit costs about as much as this middleware's own work, so an L1 hit is answered
+here, through `answer_early` (the response cache's `answer_from_memory`): one lookup, two
+sends and one `record`, no request context, no wrapped `send`, no call down the stack.
+Every other request's path is kept flat: `send` is wrapped by a plain function that returns
+the downstream awaitable (no coroutine of its own per message), the query tracker's hook runs
+only for requests that ran statements, and the aggregator takes one call.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ _sane_request_id = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,63}").fullmatch
 _KNOWN_METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 )
+# What `record` reads of an L1 hit answered early (no statements, no user) without a client id.
+_ANONYMOUS_HIT = RequestStats("", cache_hit=True)
 # Client ids are BIGINT UNSIGNED; 18 digits always fit.
 _MAX_CLIENT_ID_DIGITS = 18
 
@@ -41,6 +45,10 @@ _MAX_CLIENT_ID_DIGITS = 18
 # Called with the request's stats and route template once a request that ran statements
 # (`stats.queries` set by the query tracker) is over; must not raise.
 RequestFinished = Callable[[RequestStats, str], None]
+# A layer inside that can answer some requests at once, without the application: status,
+# headers (a new list, extended here), body, route template; None sends the request down.
+# The response cache's L1 hits (ResponseCacheMiddleware.answer_from_memory).
+AnswerEarly = Callable[[Scope], tuple[int, list[tuple[bytes, bytes]], bytes, str] | None]
 
 
 class MetricsMiddleware:
@@ -50,14 +58,16 @@ class MetricsMiddleware:
         aggregator: RequestAggregator,
         *,
         finish_request: RequestFinished | None = None,
+        answer_early: AnswerEarly | None = None,
     ) -> None:
         self.app = app
+        self.answer_early = answer_early
         self.aggregator = aggregator
         # The query tracker's hook: statements are only attributed to a route at the end.
         self.finish_request = finish_request
         # Generated request ids: a random per-process prefix and a counter. Unique enough
         # across workers, and far cheaper than uuid4, which reads the OS entropy source.
-        self._id_prefix = secrets.token_hex(4) + "-"
+        self._id_prefix = (secrets.token_hex(4) + "-").encode("ascii")
         self._id_counter = count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,7 +75,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id: str | None = None
+        request_id: bytes | None = None
         request_bytes = 0
         client_id: int | None = None
         for name, value in scope["headers"]:
@@ -74,18 +84,54 @@ class MetricsMiddleware:
                     request_bytes = int(value)
             elif name == REQUEST_ID_HEADER:
                 if _sane_request_id(value):
-                    request_id = value.decode("ascii")
+                    request_id = value
             elif (
                 name == CLIENT_ID_HEADER and value.isdigit() and len(value) <= _MAX_CLIENT_ID_DIGITS
             ):
                 client_id = int(value)
         if request_id is None:
-            request_id = f"{self._id_prefix}{next(self._id_counter):x}"
-        id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
-        stats = RequestStats(request_id, client_id=client_id)
+            request_id = b"%s%x" % (self._id_prefix, next(self._id_counter))
+        id_header = (REQUEST_ID_HEADER, request_id)
         # Until the application starts a response, a failure is what the server will send.
         status = 500
         response_bytes = 0
+        aggregator = self.aggregator
+        if self.answer_early is not None:
+            early = self.answer_early(scope)
+            if early is not None:
+                # Sent here and measured like any other request; no request context is set up,
+                # for no application code runs.
+                started = perf_counter()
+                status, headers, body, route = early
+                headers.append(id_header)
+                aggregator.active_requests += 1
+                try:
+                    start = {"type": "http.response.start", "status": status, "headers": headers}
+                    await send(start)
+                    await send({"type": "http.response.body", "body": body})
+                except Exception:
+                    status = 500
+                    raise
+                finally:
+                    duration_ms = (perf_counter() - started) * 1000.0
+                    aggregator.active_requests -= 1
+                    method = scope["method"]
+                    aggregator.record(
+                        route,
+                        method if method in _KNOWN_METHODS else "OTHER",
+                        status,
+                        duration_ms,
+                        request_bytes,
+                        len(body),
+                        # Read, never kept: one shared record serves every hit without a
+                        # client id (RawSample copies what it needs).
+                        _ANONYMOUS_HIT
+                        if client_id is None
+                        else RequestStats("", client_id=client_id, cache_hit=True),
+                        time(),
+                    )
+                return
+        stats = RequestStats(request_id.decode("ascii"), client_id=client_id)
 
         # Not a coroutine function: the caller awaits what `send` returns.
         def observed_send(message: Message) -> Awaitable[None]:
@@ -99,7 +145,6 @@ class MetricsMiddleware:
                 message["headers"] = [*message.get("headers", ()), id_header]
             return send(message)
 
-        aggregator = self.aggregator
         aggregator.active_requests += 1
         token = begin_request(stats)
         started = perf_counter()
