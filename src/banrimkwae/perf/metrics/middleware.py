@@ -96,12 +96,12 @@ class MetricsMiddleware:
         status = 500
         response_bytes = 0
         aggregator = self.aggregator
+        started = perf_counter()
         if self.answer_early is not None:
             early = self.answer_early(scope)
             if early is not None:
-                # Sent here and measured like any other request; no request context is set up,
-                # for no application code runs.
-                started = perf_counter()
+                # Sent here and measured like any other request (the look-up included); no
+                # request context is set up, for no application code runs.
                 status, headers, body, route = early
                 headers.append(id_header)
                 aggregator.active_requests += 1
@@ -147,7 +147,6 @@ class MetricsMiddleware:
 
         aggregator.active_requests += 1
         token = begin_request(stats)
-        started = perf_counter()
         try:
             await self.app(scope, receive, observed_send)
         except Exception:
