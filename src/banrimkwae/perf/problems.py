@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +14,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -136,6 +139,8 @@ async def _on_database_unavailable(request: Request, exc: Exception) -> Response
         detail = "no database connection became free in time; retry shortly"
     else:
         detail = "the database is busy or unavailable; retry shortly"
+    # The client gets a retryable answer; the operator gets the cause.
+    log.warning("503 for %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0])
     return problem_response(
         503,
         detail,
