@@ -266,6 +266,11 @@ def summarise(report: BenchReport) -> list[dict[str, Any]]:
                 "p95": summary.latency_ms["95"],
                 "p99": summary.latency_ms["99"],
                 "p50_cut": statistics.median(p50_cut) if p50_cut else math.nan,
+                "cpu_us": (
+                    summary.cpu_us_per_request
+                    if summary.cpu_us_per_request is not None
+                    else math.nan
+                ),
                 "hit_rate": lookups_rate,
                 "hit_rate_all": all_rate,
                 "cache": dict(cache),
@@ -287,15 +292,16 @@ def render(report: BenchReport, rows: list[dict[str, Any]]) -> str:
         f"{config.rounds} rounds of {config.duration_s} s (warm-up {config.warmup_s} s).",
         "",
         "| variant | req/s | x naive | p50 ms | p50 vs naive | p95 ms | p99 ms "
-        "| hit rate (lookups) | hit rate (all) | stale reads / checks | req/s by round |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| server CPU µs/req | hit rate (lookups) | hit rate (all) | stale reads / checks "
+        "| req/s by round |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         checks = row["checks"]
         lines.append(
             f"| {row['variant']} | {_number(row['rps'])} | {_number(row['ratio'], 2)} "
             f"| {_number(row['p50'], 1)} | {_number(-100 * row['p50_cut'], 0)}% "
-            f"| {_number(row['p95'], 1)} | {_number(row['p99'], 1)} "
+            f"| {_number(row['p95'], 1)} | {_number(row['p99'], 1)} | {_number(row['cpu_us'])} "
             f"| {_number(100 * row['hit_rate'], 1)}% | {_number(100 * row['hit_rate_all'], 1)}% "
             f"| {checks.get('stale', 0)} / {checks.get('checks', 0)} "
             f"| {', '.join(_number(rps) for rps in row['rps_by_round'])} |"
