@@ -113,23 +113,15 @@ class MetricsMiddleware:
                     status = 500
                     raise
                 finally:
-                    duration_ms = (perf_counter() - started) * 1000.0
                     aggregator.active_requests -= 1
-                    method = scope["method"]
-                    aggregator.record(
-                        route,
-                        method if method in _KNOWN_METHODS else "OTHER",
-                        status,
-                        duration_ms,
-                        request_bytes,
-                        len(body),
-                        # Read, never kept: one shared record serves every hit without a
-                        # client id (RawSample copies what it needs).
+                    # Read, never kept: one shared record serves every hit without a client
+                    # id (RawSample copies what it needs).
+                    hit = (
                         _ANONYMOUS_HIT
                         if client_id is None
-                        else RequestStats("", client_id=client_id, cache_hit=True),
-                        time(),
+                        else RequestStats("", client_id=client_id, cache_hit=True)
                     )
+                    self._record(scope, route, status, started, request_bytes, len(body), hit)
                 return
         stats = RequestStats(request_id.decode("ascii"), client_id=client_id)
 
@@ -153,20 +145,32 @@ class MetricsMiddleware:
             status = 500
             raise
         finally:
-            duration_ms = (perf_counter() - started) * 1000.0
             end_request(token)
             aggregator.active_requests -= 1
             route = getattr(scope.get("route"), "path_format", None) or UNMATCHED_ROUTE
             if stats.queries is not None and self.finish_request is not None:
                 self.finish_request(stats, route)
-            method = scope["method"]
-            aggregator.record(
-                route,
-                method if method in _KNOWN_METHODS else "OTHER",
-                status,
-                duration_ms,
-                request_bytes,
-                response_bytes,
-                stats,
-                time(),
-            )
+            self._record(scope, route, status, started, request_bytes, response_bytes, stats)
+
+    def _record(
+        self,
+        scope: Scope,
+        route: str,
+        status: int,
+        started: float,
+        request_bytes: int,
+        response_bytes: int,
+        stats: RequestStats,
+    ) -> None:
+        duration_ms = (perf_counter() - started) * 1000.0
+        method = scope["method"]
+        self.aggregator.record(
+            route,
+            method if method in _KNOWN_METHODS else "OTHER",
+            status,
+            duration_ms,
+            request_bytes,
+            response_bytes,
+            stats,
+            time(),
+        )
