@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, insert
 
 from banrimkwae.app import create_fastapi_app
+from banrimkwae.perf.admin.report import PERIODS, Window, read_fingerprints
 from banrimkwae.perf.metrics import LatencyHistogram
 from banrimkwae.perf.storage import (
     ApiMetricRollup,
@@ -517,3 +518,37 @@ async def test_report_reads_what_the_platform_flushed(
     queries = (await api.get(f"{BASE}/queries", params={"period": "1h"})).json()["data"]
     listing = [q for q in queries if q["endpoints"] == ["/api/v1/properties"]]
     assert any(q["count"] == 5 and "properties" in q["tables"] for q in listing), queries
+
+
+async def test_queries_hold_when_a_fingerprint_is_flushed_between_their_two_reads(
+    api: httpx.AsyncClient, report_app: FastAPI
+) -> None:
+    """The sums and the descriptions are two statements, each with its own snapshot on
+    SQLite and PostgreSQL: a fingerprint flushed in between is left for the next report."""
+    now = time.time()
+    await _insert_fingerprints(report_app, now)
+    flushed = _fingerprint(_floor(now, MINUTE), "fp-new", ROOMS, count=1, total_ms=1.0, max_ms=1.0)
+    async with report_app.state.database.sessions() as session:
+        execute = session.execute
+        statements = 0
+
+        async def flush_before_the_second(*args: Any, **kwargs: Any) -> Any:
+            nonlocal statements
+            statements += 1
+            if statements == 2:
+                await _insert(report_app, QueryFingerprintRollup, [flushed])
+            return await execute(*args, **kwargs)
+
+        session.execute = flush_before_the_second  # type: ignore[method-assign]
+        fingerprints = await read_fingerprints(session, Window.ending(PERIODS["1h"], now))
+
+    assert statements == 2
+    assert {fingerprint.query_hash for fingerprint in fingerprints} == {
+        "fp-rooms",
+        "fp-types",
+        "fp-update",
+    }
+    assert all(fingerprint.normalized_text for fingerprint in fingerprints)
+    listed = await api.get(f"{BASE}/queries", params={"period": "1h"})
+    assert listed.status_code == 200
+    assert "fp-new" in {row["query_hash"] for row in listed.json()["data"]}

@@ -227,7 +227,11 @@ async def read_fingerprints(session: AsyncSession, window: Window) -> list[Finge
         )
     )
     for description in described:
-        fingerprint = fingerprints[description.query_hash]
+        # Each statement reads its own snapshot (READ COMMITTED; SQLite runs a lone SELECT
+        # outside a transaction): a fingerprint flushed since the sums were read is not in them.
+        fingerprint = fingerprints.get(description.query_hash)
+        if fingerprint is None:
+            continue
         fingerprint.query_type = description.query_type
         fingerprint.normalized_text = description.normalized_text
         fingerprint.tables = list(description.table_names or [])
