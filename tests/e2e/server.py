@@ -13,6 +13,10 @@ from pathlib import Path
 
 import httpx
 
+ARTIFACTS = Path(
+    os.environ.get("BANRIMKWAE_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
+)
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -22,8 +26,17 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
-    """Start `banrimkwae serve` with `env` added; yield its base URL; stop it afterwards."""
+    """Start `banrimkwae serve` with `env` added; yield its base URL; stop it afterwards.
+
+    The server's output goes to test-artifacts/server-logs/<port>.log, not to a pipe that
+    nobody reads while it runs (a full pipe would stall the server): after a failure, the
+    server's side of it is there.
+    """
     port = free_port()
+    log_dir = ARTIFACTS / "server-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{port}.log"
+    log_file = log_path.open("wb")
     command = [
         str(Path(sys.executable).with_name("banrimkwae")),
         "serve",
@@ -37,7 +50,7 @@ def running_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     process = subprocess.Popen(
         command,
         env={**os.environ, **env},
-        stdout=subprocess.PIPE,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -45,7 +58,7 @@ def running_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
+                output = log_path.read_text(errors="replace")
                 raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
             try:
                 httpx.get(f"{base_url}/openapi.json", timeout=1.0)
@@ -62,5 +75,4 @@ def running_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
+        log_file.close()

@@ -31,12 +31,9 @@ from banrimkwae.perf.admin.keys import create_key
 from banrimkwae.perf.db import create_engine_for_url
 from banrimkwae.perf.storage.models import PerformanceRecommendation
 from tests.conftest import TEST_SECRET, service_missing
-from tests.e2e.server import free_port, running_server
+from tests.e2e.server import ARTIFACTS, free_port, running_server
 
 CHROMIUM = os.environ.get("BANRIMKWAE_TEST_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(
-    os.environ.get("BANRIMKWAE_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
-)
 BANRIMKWAE = str(Path(sys.executable).with_name("banrimkwae"))
 RECOMMENDATIONS = "/api/admin/performance/recommendations"
 KPIS = (
