@@ -16,7 +16,6 @@ from banrimkwae.perf.cache.policies import CachePolicy
 from banrimkwae.perf.cache.request_view import RequestView
 from banrimkwae.perf.cache.statistics import PolicyCounters
 from banrimkwae.perf.cache.upgrade import VariantUpgrader
-from banrimkwae.perf.metrics.context import record_cache
 from banrimkwae.perf.responses.negotiation import choose_encoding
 from banrimkwae.perf.responses.validators import etag_for_encoding, if_none_match
 
@@ -26,12 +25,17 @@ HIT = {"l1": b"HIT l1", "l2": b"HIT l2"}
 STALE = {"l1": b"STALE l1", "l2": b"STALE l2"}
 MISS = b"MISS"
 _AGE = b"age"
-_LAYER_OF = {b"HIT l1": "l1", b"HIT l2": "l2", b"STALE l1": "l1", b"STALE l2": "l2"}
 _AGES = [str(n).encode("ascii") for n in range(3600)]
 
 
 # An answer to send: status, headers, body.
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+async def send_answer(send: Send, answer: Answer) -> None:
+    status, headers, body = answer
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass(slots=True)
@@ -55,27 +59,6 @@ class Answerer:
         prepared = self._prepared.get(key)
         return prepared.hits if prepared is not None else 0
 
-    async def answer(
-        self,
-        send: Send,
-        method: str,
-        request: RequestView,
-        policy: CachePolicy,
-        counters: PolicyCounters,
-        key: str,
-        entry: CachedResponse,
-        age: float,
-        x_cache: bytes,
-    ) -> None:
-        status, headers, body = self.prepare(
-            method, request, policy, counters, key, entry, age, x_cache
-        )
-        layer = _LAYER_OF.get(x_cache)
-        if layer is not None:
-            record_cache(hit=True, layer=layer)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
     def prepare(
         self,
         method: str,
@@ -89,8 +72,8 @@ class Answerer:
     ) -> Answer:
         """The answer's status, headers (a new list the caller may extend) and body.
 
-        Counted in the policy's counters; the request's own stats are the caller's business
-        (`answer` records a hit in them; an answer sent before any is set up needs nothing).
+        Counted in the policy's counters; the request's own stats (a hit, its layer) are the
+        caller's business: an answer sent before any are set up needs nothing there.
         """
         prepared = self._prepared.get(key)
         if prepared is None or prepared.entry is not entry:

@@ -42,6 +42,7 @@ from banrimkwae.perf.cache.answers import (
     X_CACHE,
     Answer,
     Answerer,
+    send_answer,
 )
 from banrimkwae.perf.cache.capture import Capture, empty_receive, shareable, to_entry
 from banrimkwae.perf.cache.entry import CachedResponse
@@ -161,10 +162,7 @@ class ResponseCacheMiddleware:
                 answer = self._answer(scope, method, request, policy, counters, key, entry, layer)
                 if answer is not None:
                     record_cache(hit=True, layer=layer)
-                    status, headers, body = answer
-                    start = {"type": "http.response.start", "status": status, "headers": headers}
-                    await send(start)
-                    await send({"type": "http.response.body", "body": body})
+                    await send_answer(send, answer)
                     return
                 if time.time() - entry.stored_at < entry.ttl + policy.stale_if_error:
                     stale = entry
@@ -325,8 +323,9 @@ class ResponseCacheMiddleware:
             entry = await asyncio.shield(waiting)
             if entry is not None:
                 scope["route"] = policy.route
-                await self.answerer.answer(
-                    send, "GET", request, policy, counters, key, entry, 0.0, MISS
+                answerer = self.answerer
+                await send_answer(
+                    send, answerer.prepare("GET", request, policy, counters, key, entry, 0.0, MISS)
                 )
                 return
         flight = self.flights.lead(key)
@@ -393,8 +392,9 @@ class ResponseCacheMiddleware:
             counters.uncacheable += 1
         if send is not None and request is not None:
             if entry is not None:
-                await self.answerer.answer(
-                    send, "GET", request, policy, counters, key, entry, 0.0, MISS
+                answerer = self.answerer
+                await send_answer(
+                    send, answerer.prepare("GET", request, policy, counters, key, entry, 0.0, MISS)
                 )
             else:
                 await capture.replay(send)
@@ -413,8 +413,10 @@ class ResponseCacheMiddleware:
         assert request is not None
         counters.stale += 1
         age = time.time() - stale.stored_at
-        await self.answerer.answer(
-            send, "GET", request, policy, counters, key, stale, age, STALE["l1"]
+        record_cache(hit=True, layer="l1")
+        answerer = self.answerer
+        await send_answer(
+            send, answerer.prepare("GET", request, policy, counters, key, stale, age, STALE["l1"])
         )
 
     def _refresh(self, scope: Scope, key: str, policy: CachePolicy) -> None:
