@@ -1,9 +1,13 @@
 """What every orchestrator the controller can be given does alike (uvicorn's is exercised
-live in tests/e2e/test_autoscale_live.py)."""
+live in tests/e2e/test_autoscale_live.py; here only how it reads its workers' CPU)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,6 +16,7 @@ from banrimkwae.perf.scaling.orchestrators import (
     DryRunOrchestrator,
     Orchestrator,
     OrchestratorError,
+    UvicornOrchestrator,
 )
 from tests.perf.scaling.conftest import DEPLOYMENT, NAMESPACE
 from tests.perf.scaling.kube_api import KubeApiServer
@@ -64,3 +69,34 @@ async def test_a_scaling_that_cannot_happen_is_an_orchestrator_error(
 ) -> None:
     with pytest.raises(OrchestratorError, match="4"):
         await full_orchestrator.scale_to(4)
+
+
+class _Worker:
+    """A real process in the shape uvicorn's supervisor lists its workers."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self.process = self
+
+    def is_alive(self) -> bool:
+        return self.popen.poll() is None
+
+
+def test_a_worker_still_starting_up_is_not_cpu_load() -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        supervisor = SimpleNamespace(processes=[_Worker(busy)])
+        starting = UvicornOrchestrator(supervisor, cpu_startup_grace=3600)
+        settled = UvicornOrchestrator(supervisor, cpu_startup_grace=0)
+        for orchestrator in (starting, settled):
+            orchestrator.usage()  # a process's first reading has no interval yet
+        time.sleep(0.5)
+        starting_cpu, starting_memory = starting.usage()
+        settled_cpu, _memory = settled.usage()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert starting_cpu is None
+    assert starting_memory is not None and starting_memory > 0
+    assert settled_cpu is not None and settled_cpu > 20

@@ -64,6 +64,11 @@ class DryRunOrchestrator:
         return target
 
 
+# A worker's CPU counts only once it has run this long: its own start-up (imports, the
+# lifespan) is not load. The Kubernetes HPA ignores a new pod's CPU for a while likewise.
+CPU_STARTUP_GRACE_SECONDS = 10.0
+
+
 class UvicornOrchestrator:
     """Scales uvicorn's `Multiprocess` supervisor running in this very process."""
 
@@ -76,18 +81,24 @@ class UvicornOrchestrator:
         drain_dir: Path | None = None,
         drain_seconds: float = 2.0,
         verify_timeout: float = 20.0,
+        cpu_startup_grace: float = CPU_STARTUP_GRACE_SECONDS,
     ) -> None:
         self.supervisor = supervisor
         self.drain_dir = drain_dir
         self.drain_seconds = drain_seconds
         self.verify_timeout = verify_timeout
+        self.cpu_startup_grace = cpu_startup_grace
         self._tracked: dict[int, psutil.Process] = {}
 
     def usage(self) -> tuple[float | None, float | None]:
-        """(mean CPU % of one core, mean memory %) of the live workers since the last call."""
+        """(mean CPU % of one core, mean memory %) of the live workers since the last call.
+
+        Workers younger than `cpu_startup_grace` seconds count for memory, not for CPU.
+        """
         cpu: list[float] = []
         memory: list[float] = []
         seen: dict[int, psutil.Process] = {}
+        settled_before = time.time() - self.cpu_startup_grace
         for process in list(self.supervisor.processes):
             pid = process.pid
             if pid is None or not process.process.is_alive():
@@ -97,7 +108,8 @@ class UvicornOrchestrator:
                 first = pid not in self._tracked
                 seen[pid] = tracked
                 value = tracked.cpu_percent(interval=None)
-                if not first:  # the first call of a psutil.Process has no interval yet
+                # The first call of a psutil.Process has no interval yet.
+                if not first and tracked.create_time() <= settled_before:
                     cpu.append(value)
                 memory.append(tracked.memory_percent())
             except psutil.Error:
