@@ -18,7 +18,10 @@ from banrimkwae.perf.scaling.orchestrators import DryRunOrchestrator
 from banrimkwae.perf.scaling.store import save_service
 
 T0 = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
-TTL_SECONDS = 0.5
+# Long enough for a controller's whole cycle (service row, history, events, the scaling) on a
+# busy CI machine: at 0.5 s the leader's lease once ran out before the second controller
+# asked, and both led.
+TTL_SECONDS = 1.5
 
 
 async def _one_leader_then_takeover(
