@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ from banrimkwae.app import create_fastapi_app
 from banrimkwae.config import Settings
 from banrimkwae.perf.platform import Platform
 from banrimkwae.perf.responses.compression import CompressionMiddleware
-from bench.harness import prepare_database
+from bench.harness import callgrind_control, prepare_database, valgrind_binary
 
 VARIANTS = ("served", "no-metrics", "bare")
 _WARMUP = 300
@@ -128,23 +127,15 @@ async def child(variant: str, database: Path, path: str, requests: int) -> None:
     if check.body != first.body:
         raise SystemExit(f"{variant}: a different body")
     scopes = [_scope(path) for _ in range(requests)]
-    _callgrind_control("on")
+    callgrind_control("on")
     for scope in scopes:
         await app(scope, _receive, _discard)
-    _callgrind_control("off")
+    callgrind_control("off")
     await fastapi_app.state.database.dispose()
 
 
-def _callgrind_control(state: str) -> None:
-    subprocess.run(
-        ["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True
-    )
-
-
 def measure(path: str, requests: int) -> dict[str, float]:
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise SystemExit("needs valgrind (Debian package valgrind)")
+    valgrind = valgrind_binary()
     seeded = prepare_database("sqlite", scale="small")
     source = Path(seeded.url.split(":///", 1)[1])
     per_request: dict[str, float] = {}

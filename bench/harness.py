@@ -486,6 +486,20 @@ def wrk_binary() -> str:
     return found
 
 
+def valgrind_binary() -> str:
+    found = shutil.which("valgrind")
+    if found is None:
+        raise SystemExit("instruction counts need valgrind (Debian package valgrind)")
+    return found
+
+
+def callgrind_control(state: str) -> None:
+    """Turn callgrind's instrumentation of this process "on" or "off" (--instr-atstart=no)."""
+    subprocess.run(
+        ["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True
+    )
+
+
 def run_wrk(
     base_url: str,
     request_file: Path,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import re
 import shutil
 import statistics
@@ -50,6 +49,7 @@ from banrimkwae.perf.metrics.middleware import MetricsMiddleware
 from banrimkwae.perf.platform import Platform
 from banrimkwae.resort.auth import issue_token
 from banrimkwae.seed import seed_database
+from bench.harness import callgrind_control, valgrind_binary
 from bench.workloads import Request, RequestPlan, load_workload
 
 VARIANTS = ("naive", "platform", "instrumentator")
@@ -204,12 +204,6 @@ async def measure_cpu(
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def _callgrind_control(state: str) -> None:
-    subprocess.run(
-        ["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True
-    )
-
-
 async def child(variant: str, workload: str, database: Path, requests: int) -> None:
     """Run inside callgrind: warm up uncounted, count `requests` requests, stop counting.
 
@@ -223,18 +217,16 @@ async def child(variant: str, workload: str, database: Path, requests: int) -> N
     app, served = build(variant, database)
     try:
         await replay.run(served, 0, _WARMUP)
-        _callgrind_control("on")
+        callgrind_control("on")
         await replay.run(served, _WARMUP, requests)
-        _callgrind_control("off")
+        callgrind_control("off")
     finally:
         await app.state.database.dispose()
     print(" ".join(f"{status}:{count}" for status, count in sorted(replay.statuses.items())))
 
 
 def measure_instructions(workload: str, scale: str, requests: int) -> dict[str, float]:
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise SystemExit("--instructions needs valgrind (Debian package valgrind)")
+    valgrind = valgrind_binary()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         seeded = asyncio.run(prepare(directory, scale))

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +36,7 @@ from banrimkwae.perf.db import Database
 from banrimkwae.perf.db.statement_hooks import always, statement_hooks
 from banrimkwae.perf.metrics.context import RequestStats, begin_request, end_request
 from banrimkwae.perf.queries import QueryTracker
+from bench.harness import callgrind_control, valgrind_binary
 
 VARIANTS = ("primary", "replica", "replica-cursor-events")
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -122,24 +121,16 @@ async def child(variant: str, url: str, reads: int) -> None:
     database = _database(variant, url)
     try:
         await _reads(database, variant, WARMUP)
-        _control("on")
+        callgrind_control("on")
         await _reads(database, variant, reads)
-        _control("off")
+        callgrind_control("off")
         _check_routing(database, variant)
     finally:
         await database.dispose()
 
 
-def _control(state: str) -> None:
-    subprocess.run(
-        ["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True
-    )
-
-
 def instructions(url: str, reads: int) -> dict[str, float]:
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise SystemExit("instructions need valgrind (Debian package valgrind)")
+    valgrind = valgrind_binary()
     per_read: dict[str, float] = {}
     for variant in VARIANTS:  # one at a time: the machine has two cores
         command = [
