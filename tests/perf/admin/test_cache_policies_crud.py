@@ -143,6 +143,15 @@ async def test_an_empty_change_stores_nothing(
         ({"endpoint_pattern": "/test/x", "http_methods": ["POST"]}, 422, "GET or HEAD"),
         ({"endpoint_pattern": "/test/x", "cache_ttl_seconds": 0}, 422, None),
         ({"endpoint_pattern": "/test/x", "surprise": 1}, 422, None),
+        (
+            {
+                "endpoint_pattern": "/test/me",
+                "cache_strategy": "hierarchical",
+                "cache_options": {"invalidation_grace_seconds": 10},
+            },
+            422,
+            "cannot serve invalidated entries",
+        ),
         ({"endpoint_pattern": "/api/v1/properties"}, 409, "exists already"),
     ],
 )

@@ -4,9 +4,14 @@ data served only to its guest. Nothing here is configured: it is the app as inst
 
 from __future__ import annotations
 
+import asyncio
+import time
+from dataclasses import replace
+
 import httpx
 
 from banrimkwae.app import create_fastapi_app
+from banrimkwae.perf.cache.policies import PolicySet
 from banrimkwae.perf.platform import Platform
 from tests.conftest import make_settings
 from tests.resort.test_bookings import book, create_property, create_room_type, create_rooms, day
@@ -209,3 +214,48 @@ async def test_an_l1_hit_answered_in_front_of_the_stack_is_measured_like_any_req
     assert window[(route, "HEAD", 2)].count == 1
     assert window[(route, "GET", 3)].count == 1
     assert platform.requests.active_requests == 0
+
+
+async def test_an_invalidation_grace_serves_others_the_old_search_and_the_writer_its_own(
+    migrated_url: str, staff: dict[str, str]
+) -> None:
+    """cache_options.invalidation_grace_seconds on the availability policy: after a booking,
+    anonymous searchers get the answer from before it (STALE) until the grace ends; the guest
+    who booked, reading with their token, sees the booking at once."""
+    grace = 3.0
+    app = create_fastapi_app(make_settings(migrated_url))
+    platform: Platform = app.state.platform
+    served = platform.wrap(app)
+    async with app.router.lifespan_context(app):
+        assert platform.cache is not None
+        holder = platform.cache.policies
+        holder.replace(
+            PolicySet(
+                replace(p, invalidation_grace=grace) if p.name.endswith("/availability") else p
+                for p in holder.current.policies
+            )
+        )
+        transport = httpx.ASGITransport(app=served)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            property_id, room_type = await _resort(client, staff)
+            _guest, guest = await register_guest(client)
+            search = _availability(property_id)
+            first = await client.get(search)
+            stored_at = time.monotonic()
+            assert first.headers["x-cache"] == "MISS"
+            before = first.json()["data"][0]["available_rooms"]
+
+            booked = await book(client, guest, property_id, room_type, day(10), day(12))
+            assert booked.status_code == 201, booked.text
+            others = await client.get(search)
+            writer = await client.get(search, headers=guest)
+            await asyncio.sleep(max(0.0, stored_at + grace + 0.1 - time.monotonic()))
+            after_grace = await client.get(search)
+
+    assert others.headers["x-cache"] == "STALE l1"
+    assert others.json()["data"][0]["available_rooms"] == before
+    assert others.headers["etag"] == first.headers["etag"]
+    assert writer.headers["x-cache"] == "BYPASS"
+    assert writer.json()["data"][0]["available_rooms"] == before - 1
+    assert after_grace.headers["x-cache"] == "MISS"
+    assert after_grace.json()["data"][0]["available_rooms"] == before - 1

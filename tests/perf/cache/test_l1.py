@@ -94,10 +94,12 @@ def test_tinylfu_keeps_hot_entries_through_a_scan_of_one_hit_wonders() -> None:
 def test_encoding_round_trips_and_junk_is_refused() -> None:
     response = CachedResponse(
         203, ((b"content-type", b"text/plain"),), b"body", {"gzip": b"g", "zstd": b"z"},
-        b'"tag"', 1.5, 2.0, 3.0, 4.0, {"table:x": 7, "*": 0}, "policy",
+        b'"tag"', 1.5, 2.0, 3.0, 4.0, {"table:x": 7, "*": 0}, "policy", 30.0,
     )  # fmt: skip
     data = response.encode()
     assert CachedResponse.decode(data) == response
-    for junk in (b"", b"nonsense", data[:-1], data + b"x", b"BKC\x02" + data[4:]):
+    # An entry of the format before the invalidation grace, or of one yet to come: a miss.
+    for junk in (b"", b"nonsense", data[:-1], data + b"x", b"BKC\x01" + data[4:],
+                 b"BKC\x03" + data[4:]):  # fmt: skip
         with pytest.raises(CacheDecodeError):
             CachedResponse.decode(junk)

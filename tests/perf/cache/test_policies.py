@@ -99,6 +99,12 @@ def test_user_scope_comes_from_the_strategy_or_the_key() -> None:
             {"cache_strategy": "hierarchical", "cache_key_pattern": "{endpoint}?{query}"},
             "{user_id}",
         ),
+        ({"cache_options": {"invalidation_grace_seconds": -1}}, "from 0 to 3600"),
+        ({"cache_options": {"invalidation_grace_seconds": "30"}}, "from 0 to 3600"),
+        (
+            {"cache_strategy": "hierarchical", "cache_options": {"invalidation_grace_seconds": 5}},
+            "user-scoped policy cannot serve invalidated entries",
+        ),
     ],
 )
 def test_a_row_that_cannot_be_compiled_says_why(values: dict[str, Any], message: str) -> None:
@@ -124,6 +130,12 @@ def test_stale_windows_and_options_are_read() -> None:
     )
     assert policy.invalidation_triggers == ("table:rooms", "tag:x")
     assert policy.client_max_age == 30 and policy.honour_client_no_cache
+    assert policy.invalidation_grace == 0  # by default an invalidation is hard
+
+
+def test_an_invalidation_grace_is_read_from_the_options() -> None:
+    options = {"invalidation_grace_seconds": 30}
+    assert compile_policy(_row("/a", cache_options=options)).invalidation_grace == 30
 
 
 async def test_every_worker_reloads_when_a_policy_changes(

@@ -13,7 +13,7 @@ from tests.perf.cache.conftest import StoreBackend
 
 
 def make_entry(body: bytes = b'{"items": []}', *, ttl: float = 60.0, stale: float = 30.0,
-               stored_at: float | None = None) -> CachedResponse:  # fmt: skip
+               stored_at: float | None = None, grace: float = 0.0) -> CachedResponse:  # fmt: skip
     return CachedResponse(
         status=200,
         headers=((b"content-type", b"application/json"), (b"vary", b"accept-encoding")),
@@ -25,6 +25,7 @@ def make_entry(body: bytes = b'{"items": []}', *, ttl: float = 60.0, stale: floa
         stale_ttl=stale,
         compute_ms=12.5,
         policy="properties",
+        grace=grace,
     )
 
 
@@ -100,6 +101,37 @@ async def test_stale_entries_are_returned_until_stale_ttl_ends(store: ResponseSt
     assert store.peek("dead") is None
 
 
+async def test_an_invalidated_entry_inside_its_grace_is_kept_marked(
+    store: ResponseStore,
+) -> None:
+    now = time.time()
+    await store_entry(store, "young", ["table:bookings"], grace=30, stored_at=now - 5)
+    await store_entry(store, "old", ["table:bookings"], grace=30, stored_at=now - 40, ttl=120)
+    await store_entry(store, "hard", ["table:bookings"])
+    await store.invalidate(["table:bookings"])
+
+    kept = await store.get("young")
+    assert kept is not None and kept[0].invalidated and kept[0].body == make_entry().body
+    # Kept marked: every later read knows it is no longer fresh.
+    assert store.peek("young") == kept[0]
+    assert store.stats.soft_invalidated == 1
+    assert await store.get("old") is None  # computed longer ago than its grace
+    assert await store.get("hard") is None  # no grace: the invalidation ends it
+
+    # A new answer replaces the kept one, fresh again.
+    await store_entry(store, "young", ["table:bookings"], grace=30)
+    fresh = await store.get("young")
+    assert fresh is not None and not fresh[0].invalidated
+
+
+async def test_clear_ends_an_entry_inside_its_grace(store: ResponseStore) -> None:
+    await store_entry(store, "GET /availability", ["table:bookings"], grace=30)
+    await store.invalidate(["table:bookings"])
+    assert store.peek("GET /availability") is not None
+    await store.clear()
+    assert await store.get("GET /availability") is None
+
+
 async def test_delete_matching_removes_keys_by_glob(store: ResponseStore) -> None:
     for key in ("GET /properties/1", "GET /properties/2", "GET /rooms/1"):
         await store_entry(store, key, [])
@@ -164,6 +196,20 @@ async def test_another_process_reads_an_entry_from_l2_then_l1(
     assert hit[0].body == make_entry().body
     again = await reader.get("GET /menu/3")
     assert again is not None and again[1] == "l1"  # promoted
+
+
+async def test_another_process_reads_an_invalidated_entry_in_grace_from_l2(
+    l2_backend: StoreBackend,
+) -> None:
+    writer, reader = await l2_backend.make_store(), await l2_backend.make_store()
+    await store_entry(writer, "GET /availability/1", ["property:1"], grace=30)
+    await store_entry(writer, "GET /availability/2", ["property:2"])
+    await writer.invalidate(["property:1", "property:2"])
+    kept = await reader.get("GET /availability/1")
+    assert kept is not None and kept[1] == "l2" and kept[0].invalidated
+    assert await reader.get("GET /availability/2") is None
+    again = await reader.get("GET /availability/1")
+    assert again is not None and again[1] == "l1" and again[0].invalidated
 
 
 async def test_a_bump_reaches_every_process_l1(store_backend: StoreBackend) -> None:

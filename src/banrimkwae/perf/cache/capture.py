@@ -178,4 +178,5 @@ def to_entry(
         stale_ttl=policy.stale_ttl,
         compute_ms=compute_ms,
         policy=policy.name,
+        grace=policy.invalidation_grace,
     )

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 _MAGIC = b"BKC"
-_FORMAT = 1
-# status, stored_at, ttl, stale_ttl, compute_ms, then counts: headers, variants, tags
-_HEAD = struct.Struct("<3sBHddddHBH")
+_FORMAT = 2
+# status, stored_at, ttl, stale_ttl, grace, compute_ms, then counts: headers, variants, tags
+_HEAD = struct.Struct("<3sBHdddddHBH")
 _LEN = struct.Struct("<I")
 _VERSION = struct.Struct("<q")
 # Fixed cost of one entry beyond its bytes (object, dict slots, key): keeps tiny entries
@@ -39,6 +39,12 @@ class CachedResponse:
     compute_ms: float  # how long the origin took (XFetch's delta)
     tags: Mapping[str, int] = field(default_factory=dict)  # tag -> version stamped by put()
     policy: str = ""  # policy name (statistics)
+    # After an invalidation, still servable STALE to anonymous callers while younger than
+    # this (the policy's invalidation_grace); 0: an invalidation ends the entry at once.
+    grace: float = 0.0
+    # Set by the store on the copy it keeps once a tag of this entry has moved: the entry is
+    # inside its grace, answered STALE, never fresh again.
+    invalidated: bool = False
     # Bytes this entry costs in L1: body + variants + headers + a fixed overhead. Computed
     # once: the byte-bounded L1 reads it on every store and eviction.
     size: int = field(init=False, repr=False, compare=False, default=0)
@@ -64,6 +70,7 @@ class CachedResponse:
                 self.stored_at,
                 self.ttl,
                 self.stale_ttl,
+                self.grace,
                 self.compute_ms,
                 len(self.headers),
                 len(self.variants),
@@ -115,9 +122,19 @@ class _Reader:
 
 def _decode(data: bytes) -> CachedResponse:
     data = bytes(data)
-    (magic, fmt, status, stored_at, ttl, stale_ttl, compute_ms, n_headers, n_variants, n_tags) = (
-        _HEAD.unpack_from(data, 0)
-    )
+    (
+        magic,
+        fmt,
+        status,
+        stored_at,
+        ttl,
+        stale_ttl,
+        grace,
+        compute_ms,
+        n_headers,
+        n_variants,
+        n_tags,
+    ) = _HEAD.unpack_from(data, 0)
     if magic != _MAGIC or fmt != _FORMAT:
         raise CacheDecodeError("not a cache entry of a known format")
     reader = _Reader(data, _HEAD.size)
@@ -141,4 +158,5 @@ def _decode(data: bytes) -> CachedResponse:
         compute_ms=compute_ms,
         tags=tags,
         policy=policy,
+        grace=grace,
     )

@@ -244,6 +244,13 @@ class ResponseCacheMiddleware:
         """The answer from `entry` while it is fresh or inside stale-while-revalidate."""
         now = time.time()
         age = now - entry.stored_at
+        if entry.invalidated:
+            # Inside the policy's invalidation grace (the store checked it): no refresh, the
+            # next miss after the grace recomputes it.
+            counters.stale += 1
+            return self.answerer.prepare(
+                method, request, policy, counters, key, entry, age, STALE[layer]
+            )
         if age < entry.ttl:
             if layer == "l1":
                 counters.hits_l1 += 1
@@ -473,7 +480,9 @@ class ResponseCacheMiddleware:
             return False
         scope = warm_scope(target)
         key = self._key(policy, scope, None, RequestView())
-        if self.store.peek(key) is not None or key in self.flights:
+        held = self.store.peek(key)
+        # An entry inside its invalidation grace is refilled: warming is what replaces it.
+        if (held is not None and not held.invalidated) or key in self.flights:
             return False
         counters = self.statistics.of(policy.name)
         counters.background_refreshes += 1

@@ -52,6 +52,11 @@ class CachePolicy:
     is_active: bool = True
     stale_while_revalidate: float = 0.0
     stale_if_error: float = 0.0
+    # Soft invalidation: for this many seconds after an entry was computed, a write that
+    # invalidates it leaves it servable STALE to anonymous callers (the answer is at most this
+    # old). Callers with credentials never share entries, so a writer reads its own write.
+    # 0 (the default): an invalidation ends the entry for everyone at once.
+    invalidation_grace: float = 0.0
     # Outward Cache-Control max-age (0: clients revalidate every time, with the ETag).
     client_max_age: int = 0
     # Whether a client's `Cache-Control: no-cache` may skip the shared server cache.
@@ -104,7 +109,7 @@ def compile_policy(row: Mapping[str, Any]) -> CachePolicy:
     triggers = row.get("invalidation_triggers") or ()
     if isinstance(triggers, Mapping):
         triggers = triggers.get("tags", ())
-    return CachePolicy(
+    policy = CachePolicy(
         name=pattern,
         ttl=ttl,
         strategy=strategy,
@@ -116,11 +121,29 @@ def compile_policy(row: Mapping[str, Any]) -> CachePolicy:
         is_active=bool(row.get("is_active", True)),
         stale_while_revalidate=float(row.get("stale_while_revalidate_seconds") or 0),
         stale_if_error=float(row.get("stale_if_error_seconds") or 0),
+        invalidation_grace=_invalidation_grace(pattern, options),
         client_max_age=int(options.get("client_max_age", 0)),
         honour_client_no_cache=bool(options.get("honour_client_no_cache", False)),
         warm_requests=tuple(dict(r) for r in options.get("warm_requests", ())),
         id=row.get("id"),
     )
+    if policy.invalidation_grace and policy.user_scoped:
+        # A guest's own data is read back by the guest who changed it, with credentials.
+        raise PolicyError(
+            f"{pattern}: a user-scoped policy cannot serve invalidated entries "
+            "(cache_options.invalidation_grace_seconds must be 0)"
+        )
+    return policy
+
+
+def _invalidation_grace(pattern: str, options: Mapping[str, Any]) -> float:
+    value = options.get("invalidation_grace_seconds", 0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3600:
+        raise PolicyError(
+            f"{pattern}: cache_options.invalidation_grace_seconds must be a number of "
+            "seconds from 0 to 3600"
+        )
+    return float(value)
 
 
 def _kind(pattern: str) -> int:

@@ -16,7 +16,7 @@ class PolicyCounters:
     hits_l1: int = 0
     hits_l2: int = 0
     misses: int = 0
-    stale: int = 0  # served stale: while revalidating, or because the origin failed
+    stale: int = 0  # served stale: revalidating, the origin failed, or an invalidation grace
     not_modified: int = 0  # 304s answered from an entry
     early_refreshes: int = 0  # XFetch
     background_refreshes: int = 0  # stale-while-revalidate and warming

@@ -30,6 +30,7 @@ class StoreStats:
     l2: LayerStats = field(default_factory=LayerStats)
     refused_stores: int = 0  # put() refused: a tag moved after the snapshot
     invalidations: int = 0  # tags bumped by invalidate()
+    soft_invalidated: int = 0  # entries kept, marked STALE, by their policy's grace
     pending_bumps: int = 0  # bumps made while L2 was unreachable, replayed on recovery
     bumps_received: int = 0  # version bumps learned from other processes (pub/sub)
     resyncs: int = 0  # full re-reads of known tag versions (after a reconnect)

@@ -37,6 +37,11 @@ _START_WAIT_S = 1.0
 logger = logging.getLogger(__name__)
 
 
+def _cleared_stamp(entry: CachedResponse) -> dict[str, int]:
+    """The entry's stamp of ALL_TAG alone: has the whole cache been cleared since?"""
+    return {ALL_TAG: entry.tags.get(ALL_TAG, -1)}
+
+
 class ResponseStore:
     """L1 in-process (bounded in bytes) over an optional L2 (Redis / Redis Cluster by URL),
     with versioned tags: an entry is valid only while every tag it was stamped with still has
@@ -147,6 +152,12 @@ class ResponseStore:
         stats = self._stats.l1
         if entry is not None:
             if not self._versions.is_current(entry.tags):
+                graced = self._in_grace(entry)
+                if graced is not None and self._versions.is_current(_cleared_stamp(entry)):
+                    if graced is not entry:
+                        self._l1.update(key, graced)
+                    stats.hits += 1
+                    return graced
                 self._l1.discard(key)
                 stats.invalidated += 1
             elif self._clock() > entry.stored_at + entry.ttl + entry.stale_ttl:
@@ -187,12 +198,27 @@ class ResponseStore:
             stats.misses += 1
             return None
         if not await self._remote.verify(entry.tags):
-            stats.invalidated += 1
-            stats.misses += 1
-            return None
+            graced = self._in_grace(entry)
+            if graced is None or not await self._remote.verify(_cleared_stamp(entry)):
+                stats.invalidated += 1
+                stats.misses += 1
+                return None
+            entry = graced
         stats.hits += 1
         self._l1.set(key, entry)
         return entry, "l2"
+
+    def _in_grace(self, entry: CachedResponse) -> CachedResponse | None:
+        """An invalidated entry, marked, while it is younger than its grace; else None.
+
+        Soft invalidation (CachePolicy.invalidation_grace): such an entry is answered STALE
+        until then. The caller still checks that `clear()` (ALL_TAG) has not ended it."""
+        if not entry.grace or self._clock() - entry.stored_at >= entry.grace:
+            return None
+        if entry.invalidated:
+            return entry
+        self._stats.soft_invalidated += 1
+        return dataclasses.replace(entry, invalidated=True)
 
     # -- writes --------------------------------------------------------------------------
 

@@ -89,6 +89,11 @@ class ByteBoundedTinyLFU:
             self._drain()
         return entry
 
+    def update(self, key: str, entry: CachedResponse) -> None:
+        """Swap the value of a held key for one of the same size, where it stands."""
+        if key in self._entries:
+            self._entries[key] = entry
+
     def set(self, key: str, entry: CachedResponse) -> bool:
         self.discard(key)
         size = entry.size
