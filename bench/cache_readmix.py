@@ -1,11 +1,13 @@
 """The response cache under the resort read mix with 5% writes: hit rate, stale reads, speed.
 
     .venv/bin/python -m bench.cache_readmix [--databases sqlite postgresql] [--scale small]
-        [--rounds 3] [--duration 15] [--warmup 3] [--connections 32]
+        [--rounds 3] [--duration 15] [--warmup 3] [--connections 32] [--grace 30]
 
 For each database, `bench.harness.run_benchmark` runs the `resort-read-mix` workload (bookings
-and cancellations spread over the properties, Zipf-popular ids) against `naive` (platform off)
-and `platform` (platform on, default cache policies), one uvicorn worker each, fresh database
+and cancellations spread over the properties, Zipf-popular ids) against `naive` (platform off),
+`platform` (platform on, default cache policies) and `platform-grace` (the same, with the
+availability policy's `invalidation_grace_seconds` set to `--grace`: anonymous searches may be
+answered STALE from before a booking for that long), one uvicorn worker each, fresh database
 copy per run, rounds interleaved. wrk counts every response's X-Cache value, so the hit rate
 is what clients were served. During every measured run a writing client
 (`ReadYourWritesChecker`), with a guest's own token, loops: read a room type's availability
@@ -30,11 +32,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import httpx
+from sqlalchemy import Table, select, update
 
+from banrimkwae.perf.db import create_engine_for_url
+from banrimkwae.perf.storage import ApiCacheConfig
 from bench.harness import (
     RESULTS_DIR,
     BenchConfig,
@@ -53,6 +58,11 @@ from bench.workloads.read_mix import BOOKING_DAYS_PAST_WINDOW
 
 WORKLOAD = "resort-read-mix"
 VARIANTS = ("naive", "platform")
+# The platform with the availability policy's invalidation grace: anonymous searches may be
+# answered from before a booking for this long (docs/cache.md, "Soft invalidation").
+GRACE_VARIANT = "platform-grace"
+AVAILABILITY_POLICY = "/api/v1/properties/{property_id}/availability"
+DEFAULT_GRACE_S = 30
 # The checker's stays start past every date the load books, so only its own writes change
 # the availability it reads back.
 _CHECKER_FIRST_DAY = BOOKING_DAYS_PAST_WINDOW + 10
@@ -222,6 +232,38 @@ def read_your_writes(catalog: Catalog) -> During:
     return during
 
 
+# --- the variants ---------------------------------------------------------------------------
+
+
+def variants(grace_s: float) -> tuple[Variant, ...]:
+    plain = tuple(parse_variant(name) for name in VARIANTS)
+    return (*plain, grace_variant(grace_s)) if grace_s > 0 else plain
+
+
+def grace_variant(grace_s: float) -> Variant:
+    """`platform`, with `invalidation_grace_seconds` set on the availability policy."""
+
+    def prepare(database_url: str) -> None:
+        asyncio.run(_set_grace(database_url, grace_s))
+
+    return replace(parse_variant("platform"), name=GRACE_VARIANT, prepare=prepare)
+
+
+async def _set_grace(database_url: str, grace_s: float) -> None:
+    policies = cast(Table, ApiCacheConfig.__table__)
+    where = policies.c.endpoint_pattern == AVAILABILITY_POLICY
+    engine = create_engine_for_url(database_url)
+    try:
+        async with engine.begin() as connection:
+            row = (await connection.execute(select(policies.c.cache_options).where(where))).first()
+            if row is None:
+                raise HarnessError(f"no cache policy {AVAILABILITY_POLICY} in the database")
+            options = {**(row.cache_options or {}), "invalidation_grace_seconds": grace_s}
+            await connection.execute(update(policies).where(where).values(cache_options=options))
+    finally:
+        await engine.dispose()
+
+
 # --- the report ---------------------------------------------------------------------------
 
 
@@ -231,6 +273,14 @@ def hit_rate(cache: dict[str, int]) -> tuple[float, float]:
     lookups = hits + cache.get("MISS", 0)
     total = sum(cache.values())
     return (hits / lookups if lookups else math.nan, hits / total if total else math.nan)
+
+
+def stale_share(cache: dict[str, int]) -> float:
+    """STALE answers over cache lookups: the part of the hit rate served from before a write
+    (an invalidation grace) or past the TTL (stale-while-revalidate)."""
+    stale = sum(n for value, n in cache.items() if value.startswith("STALE"))
+    lookups = stale + sum(n for value, n in cache.items() if value.startswith(("HIT", "MISS")))
+    return stale / lookups if lookups else math.nan
 
 
 def _number(value: float, digits: int = 0) -> str:
@@ -272,6 +322,7 @@ def summarise(report: BenchReport) -> list[dict[str, Any]]:
                     else math.nan
                 ),
                 "hit_rate": lookups_rate,
+                "stale_share": stale_share(dict(cache)),
                 "hit_rate_all": all_rate,
                 "cache": dict(cache),
                 "statuses": summary.statuses,
@@ -292,9 +343,9 @@ def render(report: BenchReport, rows: list[dict[str, Any]]) -> str:
         f"{config.rounds} rounds of {config.duration_s} s (warm-up {config.warmup_s} s).",
         "",
         "| variant | req/s | x naive | p50 ms | p50 vs naive | p95 ms | p99 ms "
-        "| server CPU µs/req | hit rate (lookups) | hit rate (all) | stale reads / checks "
-        "| req/s by round |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| server CPU µs/req | hit rate (lookups) | of it STALE | hit rate (all) "
+        "| stale reads / checks | req/s by round |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         checks = row["checks"]
@@ -302,7 +353,8 @@ def render(report: BenchReport, rows: list[dict[str, Any]]) -> str:
             f"| {row['variant']} | {_number(row['rps'])} | {_number(row['ratio'], 2)} "
             f"| {_number(row['p50'], 1)} | {_number(-100 * row['p50_cut'], 0)}% "
             f"| {_number(row['p95'], 1)} | {_number(row['p99'], 1)} | {_number(row['cpu_us'])} "
-            f"| {_number(100 * row['hit_rate'], 1)}% | {_number(100 * row['hit_rate_all'], 1)}% "
+            f"| {_number(100 * row['hit_rate'], 1)}% | {_number(100 * row['stale_share'], 1)}% "
+            f"| {_number(100 * row['hit_rate_all'], 1)}% "
             f"| {checks.get('stale', 0)} / {checks.get('checks', 0)} "
             f"| {', '.join(_number(rps) for rps in row['rps_by_round'])} |"
         )
@@ -328,6 +380,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--requests", type=int, default=30_000, help="requests per list")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE_S,
+        help=f"invalidation grace of the {GRACE_VARIANT} variant, seconds (0: no such variant)",
+    )
     return parser.parse_args(argv)
 
 
@@ -340,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prepared = prepare_database(database, scale=args.scale, log=_log)
             catalog = asyncio.run(load_catalog(prepared.url))
             config = BenchConfig(
-                variants=tuple(parse_variant(name) for name in VARIANTS),
+                variants=variants(args.grace),
                 workload=WORKLOAD,
                 database=database,
                 scale=args.scale,

@@ -100,6 +100,9 @@ class Variant:
     workers: int = 1
     # An ASGI app factory ("module:function") served instead of `banrimkwae serve`'s app.
     app: str | None = None
+    # Run on each run's fresh database copy (its URL) before the server starts: a variant
+    # that differs in stored configuration, such as a cache policy.
+    prepare: Callable[[str], None] | None = None
 
 
 def parse_variant(spec: str, *, workers: int = 1) -> Variant:
@@ -783,6 +786,11 @@ def _measure(
     warm_requests, warm_file = lists.write(f"warm-up:{round_number}", directory)
     _, run_file = lists.write(str(round_number), directory)
     database_url = report.database.run_copy()
+    if variant.prepare is not None:
+        if not report.database.copied_per_run:
+            # It would change the given database for the variants after it too.
+            raise HarnessError(f"variant {variant.name} changes the database: give none")
+        variant.prepare(database_url)
     with running_server(variant, database_url, lists.tokens.secret, report.server_log) as server:
         if variant.name not in report.probes:
             report.probes[variant.name] = probe(server.url, warm_requests, lists.tokens)
