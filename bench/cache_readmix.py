@@ -30,7 +30,7 @@ import statistics
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
@@ -70,6 +70,8 @@ _CHECKER_DAYS = 240
 _CHECKER_GUESTS = 4
 _KEPT_EXAMPLES = 5
 _HITS = ("HIT", "STALE")
+# The checker's counts (CheckTally); anything else it reports is a refused write.
+_TALLIES = ("cycles", "checks", "stale", "graced")
 
 
 def _log(message: str) -> None:
@@ -87,6 +89,9 @@ class CheckTally:
     writes: int = 0
     checks: int = 0
     stale: int = 0
+    # Anonymous answers from before the checker's write, inside the policy's invalidation
+    # grace (X-Cache STALE, Age within it): allowed, counted apart.
+    graced: int = 0
     # Writes the server refused or failed (409 no room left, 5xx): no check follows them.
     refused: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
@@ -104,6 +109,7 @@ class CheckTally:
             "writes": self.writes,
             "checks": self.checks,
             "stale": self.stale,
+            "graced": self.graced,
             "refused": dict(self.refused),
             "examples": self.examples,
         }
@@ -117,9 +123,17 @@ class ReadYourWritesChecker:
     """One client writing and reading back as the same guest, sequentially, until stopped."""
 
     def __init__(
-        self, base_url: str, catalog: Catalog, token_for: Callable[[int], str], seed: str
+        self,
+        base_url: str,
+        catalog: Catalog,
+        token_for: Callable[[int], str],
+        seed: str,
+        *,
+        grace_s: float = 0.0,
     ) -> None:
         self.base_url = base_url
+        # The availability policy's invalidation grace in the server checked.
+        self.grace_s = grace_s
         self.rng = random.Random(seed)
         self.room_types = [rt for rt in catalog.room_types if rt.max_occupancy >= 1]
         self.guests = catalog.guest_ids[:_CHECKER_GUESTS]
@@ -127,11 +141,16 @@ class ReadYourWritesChecker:
         self.first_day = catalog.stay_window[1] + dt.timedelta(days=_CHECKER_FIRST_DAY)
         self.tally = CheckTally()
         self.stop = threading.Event()
+        self.anonymous: httpx.Client  # no credentials: opened by run()
 
     def run(self) -> None:
         if not self.room_types or not self.guests:
             return
-        with httpx.Client(base_url=self.base_url + API, timeout=60.0) as client:
+        with (
+            httpx.Client(base_url=self.base_url + API, timeout=60.0) as client,
+            httpx.Client(base_url=self.base_url + API, timeout=60.0) as anonymous,
+        ):
+            self.anonymous = anonymous
             while not self.stop.is_set():
                 guest_id = self.rng.choice(self.guests)
                 client.headers["Authorization"] = f"Bearer {self.token_for(guest_id)}"
@@ -172,6 +191,8 @@ class ReadYourWritesChecker:
             return rows[0]["available_rooms"] if rows else None
 
         before = free_rooms()
+        # What a searcher without a token is answered: shared, so cached for everyone.
+        self._read(self.anonymous, availability, **stay)
         body = {
             "property_id": room_type.property_id,
             "room_type_id": room_type.id,
@@ -184,12 +205,16 @@ class ReadYourWritesChecker:
         booking_id, status = booking["id"], booking["status"]
         tally = self.tally
         tally.check("availability after booking", free_rooms(), (before or 0) - 1)
+        self._check_anonymous("anonymous availability after booking", availability, stay,
+                              now=(before or 0) - 1, earlier=before)  # fmt: skip
         tally.check("own bookings after booking", self._own_status(client, booking_id), status)
         tally.check(
             "booking after booking", self._read(client, f"/bookings/{booking_id}")["status"], status
         )
         self._write(client, "POST", f"/bookings/{booking_id}/cancel", None)
         tally.check("availability after cancel", free_rooms(), before)
+        self._check_anonymous("anonymous availability after cancel", availability, stay,
+                              now=before, earlier=(before or 0) - 1)  # fmt: skip
         tally.check("own bookings after cancel", self._own_status(client, booking_id), "cancelled")
         tally.check(
             "booking after cancel",
@@ -201,6 +226,28 @@ class ReadYourWritesChecker:
         self._write(client, "PATCH", "/guests/me", {"phone": phone})
         tally.check("guest after update", self._read(client, "/guests/me")["phone"], phone)
 
+    def _check_anonymous(
+        self, what: str, path: str, stay: dict[str, Any], *, now: object, earlier: object
+    ) -> None:
+        """A search without a token after the checker's write: the new count, or, inside the
+        invalidation grace only, the count from before the write answered STALE."""
+        response = self.anonymous.get(path, params=stay)
+        response.raise_for_status()
+        rows = response.json()["data"]
+        seen = rows[0]["available_rooms"] if rows else None
+        graced = (
+            self.grace_s > 0
+            and seen != now
+            and seen == earlier
+            and response.headers.get("x-cache", "").startswith("STALE")
+            and int(response.headers.get("age", "0")) <= self.grace_s
+        )
+        if graced:
+            self.tally.checks += 1
+            self.tally.graced += 1
+        else:
+            self.tally.check(what, seen, now)
+
     def _own_status(self, client: httpx.Client, booking_id: int) -> str | None:
         # Newest check-in first: the checker's stays are later than any other booking.
         for row in self._read(client, "/guests/me/bookings", limit=50)["data"]:
@@ -209,15 +256,21 @@ class ReadYourWritesChecker:
         return None
 
 
-def read_your_writes(catalog: Catalog) -> During:
-    """The harness's `during` hook: a checker thread beside each measured wrk run."""
+def read_your_writes(catalog: Catalog, graces: Mapping[str, float] | None = None) -> During:
+    """The harness's `during` hook: a checker thread beside each measured wrk run.
+
+    `graces`: the availability policy's invalidation grace of a variant, by name (else 0)."""
 
     @contextmanager
     def during(
         server: RunningServer, variant: Variant, round_number: int, token_for: Callable[[int], str]
     ) -> Iterator[dict[str, Any]]:
         checker = ReadYourWritesChecker(
-            server.url, catalog, token_for, f"checker:{variant.name}:{round_number}"
+            server.url,
+            catalog,
+            token_for,
+            f"checker:{variant.name}:{round_number}",
+            grace_s=(graces or {}).get(variant.name, 0.0),
         )
         observed: dict[str, Any] = {}
         thread = threading.Thread(target=checker.run, name="read-your-writes", daemon=True)
@@ -298,7 +351,7 @@ def summarise(report: BenchReport) -> list[dict[str, Any]]:
         for run in runs:
             cache.update(run.result.cache)
             tally = run.observed.get("read_your_writes", {})
-            checks.update({key: tally.get(key, 0) for key in ("cycles", "checks", "stale")})
+            checks.update({key: tally.get(key, 0) for key in _TALLIES})
             checks.update(tally.get("refused", {}))
             examples += tally.get("examples", [])
         p50_cut = [
@@ -363,7 +416,12 @@ def render(report: BenchReport, rows: list[dict[str, Any]]) -> str:
         x_cache = " · ".join(f"{k}: {v:,}" for k, v in sorted(row["cache"].items()))
         statuses = " · ".join(f"{k}: {v:,}" for k, v in row["statuses"].items())
         lines.append(f"- {row['variant']}: X-Cache {x_cache}; statuses {statuses}")
-        refused = {k: v for k, v in row["checks"].items() if k not in ("cycles", "checks", "stale")}
+        refused = {k: v for k, v in row["checks"].items() if k not in _TALLIES}
+        if row["checks"].get("graced"):
+            lines.append(
+                f"  - anonymous searches answered from before the checker's write, inside the "
+                f"invalidation grace: {row['checks']['graced']}"
+            )
         if refused:
             lines.append(f"  - checker writes refused: {refused}")
         lines += [f"  - stale: {example}" for example in row["examples"]]
@@ -409,7 +467,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 connections=args.connections,
                 request_count=args.requests,
             )
-            report = run_benchmark(config, log=_log, during=read_your_writes(catalog))
+            during = read_your_writes(catalog, {GRACE_VARIANT: args.grace})
+            report = run_benchmark(config, log=_log, during=during)
             rows = summarise(report)
             sections.append(render(report, rows))
             results.append({"database": database, "detail": report.database.detail, "rows": rows})

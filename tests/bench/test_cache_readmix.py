@@ -17,6 +17,7 @@ from banrimkwae.resort.auth import issue_token
 from bench.cache_readmix import (
     CheckTally,
     ReadYourWritesChecker,
+    grace_variant,
     hit_rate,
     read_your_writes,
     summarise,
@@ -31,7 +32,7 @@ from bench.harness import (
     running_server,
 )
 from bench.workloads import Request, write_lua_table
-from bench.workloads.catalog import load_catalog
+from bench.workloads.catalog import Catalog, load_catalog
 
 _SECRET = "bench-test-secret-long-enough-for-hs256"
 
@@ -85,9 +86,49 @@ def test_the_writing_client_reads_its_own_writes_through_the_cache(
 
     tally = checker.tally
     assert tally.cycles >= 3
-    assert tally.checks >= 3 * 7 - 7  # the last cycle may stop part-way
+    assert tally.checks >= 3 * 9 - 9  # the last cycle may stop part-way
     assert tally.stale == 0, tally.examples
+    assert tally.graced == 0  # no grace: an anonymous search sees the write at once
     assert not tally.refused
+
+
+def _checked(server_url: str, catalog: Catalog, *, grace_s: float) -> CheckTally:
+    checker = ReadYourWritesChecker(
+        server_url,
+        catalog,
+        lambda guest_id: issue_token(_SECRET, guest_id, "guest", 600),
+        "test-grace",
+        grace_s=grace_s,
+    )
+    thread = threading.Thread(target=checker.run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while checker.tally.cycles < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    checker.stop.set()
+    thread.join()
+    return checker.tally
+
+
+def test_inside_an_invalidation_grace_anonymous_searches_may_lag_and_the_writer_never(
+    seeded: BenchDatabase, tmp_path: Path
+) -> None:
+    catalog = asyncio.run(load_catalog(seeded.url))
+    database = seeded.run_copy()
+    variant = grace_variant(30)
+    assert variant.prepare is not None
+    variant.prepare(database)
+    with running_server(variant, database, _SECRET, tmp_path / "server.log") as server:
+        allowed = _checked(server.url, catalog, grace_s=30)
+        # The same answers, judged as if the server had no grace: each one is a stale read.
+        strict = _checked(server.url, catalog, grace_s=0)
+    seeded.drop_copy()
+
+    assert allowed.cycles >= 3 and not allowed.refused
+    assert allowed.stale == 0, allowed.examples
+    assert allowed.graced >= allowed.cycles - 1  # the anonymous search after each booking
+    assert strict.stale >= strict.cycles - 1
+    assert all(example.startswith("anonymous") for example in strict.examples)
 
 
 def test_a_stale_read_is_counted_and_kept() -> None:
