@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,11 +24,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     database: Database = request.app.state.database
     # With read replicas: a client's reads follow its own writes, and a request that may
-    # write (not GET/HEAD) reads from the primary too.
+    # write (not GET/HEAD) reads from the primary too. On SQLite such a request also waits
+    # its turn among this process's writers (Database.writing).
     address = request.client.host if request.client else None
     client = client_key(request.headers.get("authorization"), address)
-    primary_only = request.method not in ("GET", "HEAD")
-    async with database.session(client, primary_only=primary_only) as session:
+    may_write = request.method not in ("GET", "HEAD")
+    writing = database.writing() if may_write else nullcontext()
+    async with writing, database.session(client, primary_only=may_write) as session:
         try:
             yield session
         except BaseException:
