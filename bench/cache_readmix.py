@@ -1,7 +1,7 @@
 """The response cache under the resort read mix with 5% writes: hit rate, stale reads, speed.
 
     .venv/bin/python -m bench.cache_readmix [--databases sqlite postgresql] [--scale small]
-        [--rounds 3] [--duration 15] [--warmup 3] [--connections 32] [--grace 30]
+        [--rounds 3] [--duration 15] [--warmup 3] [--connections 32] [--grace 60]
 
 For each database, `bench.harness.run_benchmark` runs the `resort-read-mix` workload (bookings
 and cancellations spread over the properties, Zipf-popular ids) against `naive` (platform off),
@@ -62,7 +62,7 @@ VARIANTS = ("naive", "platform")
 # answered from before a booking for this long (docs/cache.md, "Soft invalidation").
 GRACE_VARIANT = "platform-grace"
 AVAILABILITY_POLICY = "/api/v1/properties/{property_id}/availability"
-DEFAULT_GRACE_S = 30
+DEFAULT_GRACE_S = 60
 # The checker's stays start past every date the load books, so only its own writes change
 # the availability it reads back.
 _CHECKER_FIRST_DAY = BOOKING_DAYS_PAST_WINDOW + 10
