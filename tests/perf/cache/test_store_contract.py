@@ -108,6 +108,8 @@ async def test_an_invalidated_entry_inside_its_grace_is_kept_marked(
     await store_entry(store, "young", ["table:bookings"], grace=30, stored_at=now - 5)
     await store_entry(store, "old", ["table:bookings"], grace=30, stored_at=now - 40, ttl=120)
     await store_entry(store, "hard", ["table:bookings"])
+    await store_entry(store, "expired", ["table:bookings"], grace=30, stored_at=now - 20,
+                      ttl=10, stale=5)  # fmt: skip
     await store.invalidate(["table:bookings"])
 
     kept = await store.get("young")
@@ -117,6 +119,7 @@ async def test_an_invalidated_entry_inside_its_grace_is_kept_marked(
     assert store.stats.soft_invalidated == 1
     assert await store.get("old") is None  # computed longer ago than its grace
     assert await store.get("hard") is None  # no grace: the invalidation ends it
+    assert await store.get("expired") is None  # a grace never outlasts ttl + stale windows
 
     # A new answer replaces the kept one, fresh again.
     await store_entry(store, "young", ["table:bookings"], grace=30)

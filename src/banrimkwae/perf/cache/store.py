@@ -152,12 +152,12 @@ class ResponseStore:
         stats = self._stats.l1
         if entry is not None:
             if not self._versions.is_current(entry.tags):
-                graced = self._in_grace(entry)
-                if graced is not None and self._versions.is_current(_cleared_stamp(entry)):
-                    if graced is not entry:
-                        self._l1.update(key, graced)
+                if self._in_grace(entry) and self._versions.is_current(_cleared_stamp(entry)):
+                    if not entry.invalidated:
+                        entry = self._mark_invalidated(entry)
+                        self._l1.update(key, entry)
                     stats.hits += 1
-                    return graced
+                    return entry
                 self._l1.discard(key)
                 stats.invalidated += 1
             elif self._clock() > entry.stored_at + entry.ttl + entry.stale_ttl:
@@ -198,25 +198,25 @@ class ResponseStore:
             stats.misses += 1
             return None
         if not await self._remote.verify(entry.tags):
-            graced = self._in_grace(entry)
-            if graced is None or not await self._remote.verify(_cleared_stamp(entry)):
+            if not (self._in_grace(entry) and await self._remote.verify(_cleared_stamp(entry))):
                 stats.invalidated += 1
                 stats.misses += 1
                 return None
-            entry = graced
+            entry = self._mark_invalidated(entry)
         stats.hits += 1
         self._l1.set(key, entry)
         return entry, "l2"
 
-    def _in_grace(self, entry: CachedResponse) -> CachedResponse | None:
-        """An invalidated entry, marked, while it is younger than its grace; else None.
+    def _in_grace(self, entry: CachedResponse) -> bool:
+        """May this invalidated entry still be answered (STALE)? While it is younger than its
+        grace (CachePolicy.invalidation_grace) and not expired. The caller also checks that
+        `clear()` (ALL_TAG) has not ended it."""
+        if not entry.grace:
+            return False
+        age = self._clock() - entry.stored_at
+        return age < entry.grace and age <= entry.ttl + entry.stale_ttl
 
-        Soft invalidation (CachePolicy.invalidation_grace): such an entry is answered STALE
-        until then. The caller still checks that `clear()` (ALL_TAG) has not ended it."""
-        if not entry.grace or self._clock() - entry.stored_at >= entry.grace:
-            return None
-        if entry.invalidated:
-            return entry
+    def _mark_invalidated(self, entry: CachedResponse) -> CachedResponse:
         self._stats.soft_invalidated += 1
         return dataclasses.replace(entry, invalidated=True)
 
