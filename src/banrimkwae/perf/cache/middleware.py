@@ -241,17 +241,11 @@ class ResponseCacheMiddleware:
         entry: CachedResponse,
         layer: str,
     ) -> Answer | None:
-        """The answer from `entry` while it is fresh or inside stale-while-revalidate."""
+        """The answer from `entry` while it is fresh, inside stale-while-revalidate, or inside
+        its invalidation grace (the store checked that one)."""
         now = time.time()
         age = now - entry.stored_at
-        if entry.invalidated:
-            # Inside the policy's invalidation grace (the store checked it): no refresh, the
-            # next miss after the grace recomputes it.
-            counters.stale += 1
-            return self.answerer.prepare(
-                method, request, policy, counters, key, entry, age, STALE[layer]
-            )
-        if age < entry.ttl:
+        if age < entry.ttl and not entry.invalidated:
             if layer == "l1":
                 counters.hits_l1 += 1
             else:
@@ -263,9 +257,11 @@ class ResponseCacheMiddleware:
             return self.answerer.prepare(
                 method, request, policy, counters, key, entry, age, HIT[layer]
             )
-        if age < entry.ttl + policy.stale_while_revalidate:
+        if entry.invalidated or age < entry.ttl + policy.stale_while_revalidate:
             counters.stale += 1
-            self._refresh(scope, key, policy)
+            # Past the TTL: refreshed now. Invalidated: the first miss after its grace is.
+            if not entry.invalidated:
+                self._refresh(scope, key, policy)
             return self.answerer.prepare(
                 method, request, policy, counters, key, entry, age, STALE[layer]
             )
