@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -44,6 +45,14 @@ async def _one_leader_then_takeover(
     assert await first.acquire(later)  # a released lease is free at once
 
 
+async def _until_expired(lease: RedisLease) -> None:
+    """Until Redis's clock has expired the lease's key (no longer than a few TTLs)."""
+    deadline = time.monotonic() + TTL_SECONDS * 4
+    while await lease.client.exists(lease.key):
+        assert time.monotonic() < deadline, "the lease never expired"
+        await asyncio.sleep(0.05)
+
+
 @pytest.fixture(params=["redis", "redis-cluster"])
 def any_redis_url(request: pytest.FixtureRequest) -> str:
     name = "redis_url" if request.param == "redis" else "redis_cluster_url"
@@ -67,7 +76,7 @@ async def test_redis_lease_one_leader_and_takeover(
     first, second = redis_leases
 
     async def expire() -> dt.datetime:
-        await asyncio.sleep(TTL_SECONDS * 1.5)  # Redis's clock decides the expiry
+        await _until_expired(first)  # Redis's clock decides the expiry
         return T0
 
     await _one_leader_then_takeover(first, second, expire)
@@ -99,7 +108,7 @@ async def test_two_controllers_on_redis_only_one_scales(
     assert [r.leader for r in results] == [True, False]
     assert (first_cluster.requested, second_cluster.requested) == ([3], [])
     # The leader dies without releasing; once its lease has expired the other leads.
-    await asyncio.sleep(TTL_SECONDS * 1.5)
+    await _until_expired(first_lease)
     assert (await second.cycle(T0 + dt.timedelta(seconds=60))).leader
     assert second_cluster.requested == [3]
     assert not (await first.cycle(T0 + dt.timedelta(seconds=60))).leader
