@@ -130,6 +130,9 @@ class RedisCluster:
                     "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
                     # Serve what slots are covered even while one is failing over.
                     "--cluster-require-full-coverage", "no",
+                    # A replica's full sync starts at once, not after the default 5 s wait
+                    # for more replicas to share the transfer (each master has one).
+                    "--repl-diskless-sync-delay", "0",
                 ),
             )  # fmt: skip
             node.start()
