@@ -33,10 +33,10 @@ def obs(
     return Observation(at, n, n if desired is None else desired, cpu, memory, p95, rps)
 
 
-def earlier(*observations: Observation) -> tuple[Observation, ...]:
-    """Observations 15 s apart ending 15 s before NOW, oldest first."""
+def earlier(*observations: Observation, every: float = 15.0) -> tuple[Observation, ...]:
+    """Observations `every` seconds apart ending that long before NOW, oldest first."""
     count = len(observations)
-    return tuple(replace(o, at=NOW - 15 * (count - i)) for i, o in enumerate(observations))
+    return tuple(replace(o, at=NOW - every * (count - i)) for i, o in enumerate(observations))
 
 
 THRESHOLD_TABLE = [
@@ -257,9 +257,11 @@ SLO = replace(HPA, capacity_rps=615.0, target_response_time_ms=200.0, forecast_e
 # With 615 req/s and a 200 ms p95 target an instance takes 615 - ln(20) * 5 = 600 req/s.
 
 
-def steady(rate: float, n: int, seconds: float = 120.0) -> tuple[Observation, ...]:
-    count = int(seconds // 15)
-    return earlier(*[obs(n=n, cpu=30, p95=50, rps=rate)] * count)
+def steady(
+    rate: float, n: int, seconds: float = 120.0, *, every: float = 15.0
+) -> tuple[Observation, ...]:
+    count = int(seconds // every)
+    return earlier(*[obs(n=n, cpu=30, p95=50, rps=rate)] * count, every=every)
 
 
 SLO_TABLE = [
@@ -295,6 +297,17 @@ SLO_TABLE = [
         "scale in after a full low window",
         obs(n=4, rps=500, p95=20),
         History(steady(500, 4)),
+        {},
+        "scale_down",
+        2,
+        "rps",
+    ),
+    (
+        # A live controller observes every interval plus the cycle's own time: with a 60 s
+        # window, no observation is then exactly 60 s old.
+        "scale in when observations come a little over 15 s apart",
+        obs(n=4, rps=500, p95=20),
+        History(steady(500, 4, every=15.1)),
         {},
         "scale_down",
         2,
