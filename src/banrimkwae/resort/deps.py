@@ -59,8 +59,9 @@ def _unauthorized(detail: str) -> ProblemError:
     return ProblemError(401, detail, headers={"WWW-Authenticate": 'Bearer realm="banrimkwae"'})
 
 
-def _decode_identity(
-    settings: Settings, credentials: HTTPAuthorizationCredentials | None
+async def _identity(
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Identity:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("a bearer token is required")
@@ -73,22 +74,9 @@ def _decode_identity(
     return identity
 
 
-def _staff_only(identity: Identity) -> Identity:
-    if identity.role != "staff":
-        raise ProblemError(403, "staff token required")
-    return identity
-
-
-async def _identity(
-    settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Identity:
-    return _decode_identity(settings, credentials)
-
-
 async def authorize_staff(request: Request, settings: Settings) -> None:
     """The platform's authorizer until API keys with roles exist: a staff bearer token."""
-    _staff_only(_decode_identity(settings, await _bearer(request)))
+    await require_staff(await _identity(settings, await _bearer(request)))
 
 
 async def current_guest_id(identity: Annotated[Identity, Depends(_identity)]) -> int:
@@ -98,7 +86,9 @@ async def current_guest_id(identity: Annotated[Identity, Depends(_identity)]) ->
 
 
 async def require_staff(identity: Annotated[Identity, Depends(_identity)]) -> Identity:
-    return _staff_only(identity)
+    if identity.role != "staff":
+        raise ProblemError(403, "staff token required")
+    return identity
 
 
 GuestId = Annotated[int, Depends(current_guest_id)]

@@ -122,13 +122,11 @@ def decide(
         )
         window = [o for o in observations[start:] if o.rps is not None]
         recent_need = max([needed(o.rps or 0.0, per_instance, config) for o in window] + [want])
-        # A full window: the history reaches back past its start. Observations come an
-        # interval plus a cycle apart, so the oldest one inside the window is usually younger
-        # than the window itself; only a controller watching for less than the window (no
-        # observation before it) waits until its first one is nearly the window's age.
+        # A full window: the history reaches back past its start. (Observations come an
+        # interval plus a cycle apart, so none inside the window need be as old as it.) Only a
+        # controller that has watched for less waits until its first one nearly is.
         oldest = window[0].at if window else now
-        full_window = config.slo_down_stabilisation_seconds
-        if start == 0 and now - oldest < full_window * 0.9:
+        if start == 0 and now - oldest < config.slo_down_stabilisation_seconds * 0.9:
             return hold(
                 current,
                 "rate fell; waiting for a full stabilisation window",
